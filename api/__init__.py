@@ -1,0 +1,1 @@
+"""The read-only REST export (DRF): hosts, findings, rollouts and their history, as JSON or CSV."""

@@ -1,0 +1,331 @@
+"""Read-only representations for the REST export.
+
+Field names are part of the API's contract (documented in docs/openapi.yaml) and are also the
+CSV headers. Related objects appear by a stable natural key (host and group names, usernames,
+rollout ids); names of related rows come from queryset annotations (`*_name`), never from a
+per-row query.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from fleet.models import BootRecord, Finding, Host, RedundancyGroup
+from reboots.models import Event, RebootAttempt, Rollout, Wave
+
+FINDING_STATES = ("open", "acknowledged", "resolved")
+
+
+def finding_state(finding: Finding) -> str:
+    if finding.resolved_at is not None:
+        return "resolved"
+    return "acknowledged" if finding.is_acknowledged else "open"
+
+
+def uptime_seconds(host: Host) -> int | None:
+    if host.booted_at is None:
+        return None
+    return max(0, int((timezone.now() - host.booted_at).total_seconds()))
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    host_count = serializers.IntegerField(read_only=True, help_text="Hosts in the group.")
+
+    class Meta:
+        model = RedundancyGroup
+        fields = [
+            "name",
+            "max_unavailable",
+            "max_uptime_days",
+            "description",
+            "host_count",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class HostSerializer(serializers.ModelSerializer):
+    """A host and its current facts, as of its last successful audit."""
+
+    groups = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name", help_text="Redundancy group names."
+    )
+    labels = serializers.ListField(child=serializers.CharField(), help_text='"key=value" strings.')
+    uptime_seconds = serializers.SerializerMethodField(
+        help_text="Seconds since the host booted, or null when unknown."
+    )
+    reboot_reasons = serializers.SerializerMethodField(
+        help_text="Why a reboot is required (kernel-update, reboot-required-file, needrestart, …)."
+    )
+    needs_reboot = serializers.BooleanField(
+        source="needs_reboot_now",
+        read_only=True,
+        help_text="A reboot is required or the uptime is over policy (evaluated now).",
+    )
+    over_uptime_policy = serializers.BooleanField(
+        source="over_policy", read_only=True, help_text="Up longer than MAX_UPTIME_DAYS allows."
+    )
+    livepatched = serializers.SerializerMethodField(help_text="Live patches are applied.")
+    open_findings_high = serializers.IntegerField(source="open_high", read_only=True)
+    open_findings_medium = serializers.IntegerField(source="open_medium", read_only=True)
+    open_findings_low = serializers.IntegerField(source="open_low", read_only=True)
+    open_findings_info = serializers.IntegerField(source="open_info", read_only=True)
+
+    class Meta:
+        model = Host
+        fields = [
+            "name",
+            "address",
+            "enabled",
+            "labels",
+            "groups",
+            "os_id",
+            "os_version",
+            "os_pretty",
+            "booted_kernel",
+            "newest_kernel",
+            "default_kernel",
+            "boot_id",
+            "booted_at",
+            "uptime_seconds",
+            "reboot_required",
+            "reboot_reasons",
+            "needs_reboot",
+            "over_uptime_policy",
+            "kernel_pending",
+            "livepatched",
+            "livepatch_provider",
+            "livepatch_state",
+            "systemd_state",
+            "reachable",
+            "host_key_state",
+            "audit_status",
+            "last_audit_at",
+            "last_audit_ok_at",
+            "last_verified_reboot_at",
+            "open_findings_high",
+            "open_findings_medium",
+            "open_findings_low",
+            "open_findings_info",
+        ]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_uptime_seconds(self, host: Host) -> int | None:
+        return uptime_seconds(host)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reboot_reasons(self, host: Host) -> list[str]:
+        return list(host.reboot_reasons or [])
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_livepatched(self, host: Host) -> bool:
+        return host.livepatch_state == "applied"
+
+
+class HostDetailSerializer(HostSerializer):
+    facts = serializers.JSONField(
+        read_only=True, help_text="The normalised facts of the last audit (see DESIGN: probe v1)."
+    )
+
+    class Meta(HostSerializer.Meta):
+        fields = [*HostSerializer.Meta.fields, "facts"]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    host = serializers.CharField(source="host_name", read_only=True, help_text="Host name.")
+    state = serializers.SerializerMethodField(
+        help_text="open, acknowledged (an acknowledgement in force) or resolved."
+    )
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by_name", read_only=True, allow_null=True, help_text="Username."
+    )
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "host",
+            "kind",
+            "subject",
+            "severity",
+            "state",
+            "detail",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "ack_note",
+            "ack_expires_at",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=FINDING_STATES))
+    def get_state(self, finding: Finding) -> str:
+        return finding_state(finding)
+
+
+class BootSerializer(serializers.ModelSerializer):
+    host = serializers.CharField(source="host_name", read_only=True, help_text="Host name.")
+
+    class Meta:
+        model = BootRecord
+        fields = [
+            "id",
+            "host",
+            "boot_id",
+            "booted_at",
+            "kernel",
+            "first_seen",
+            "last_seen",
+            "verified_by_rollout",
+        ]
+
+
+class RolloutSerializer(serializers.ModelSerializer):
+    policy = serializers.CharField(
+        source="policy_name", read_only=True, allow_null=True, help_text="Policy name."
+    )
+    created_by = serializers.CharField(
+        source="created_by_name", read_only=True, allow_null=True, help_text="Username."
+    )
+    waves_total = serializers.IntegerField(read_only=True)
+    hosts_total = serializers.IntegerField(read_only=True)
+    hosts_succeeded = serializers.IntegerField(read_only=True)
+    hosts_failed = serializers.IntegerField(read_only=True)
+    hosts_skipped = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "id",
+            "name",
+            "reason",
+            "state",
+            "pause_kind",
+            "pause_reason",
+            "waiting_reason",
+            "selection_description",
+            "policy",
+            "created_by",
+            "created_at",
+            "started_at",
+            "paused_at",
+            "ended_at",
+            "window_override_until",
+            "waves_total",
+            "hosts_total",
+            "hosts_succeeded",
+            "hosts_failed",
+            "hosts_skipped",
+        ]
+
+
+class RolloutDetailSerializer(RolloutSerializer):
+    class Meta(RolloutSerializer.Meta):
+        fields = [*RolloutSerializer.Meta.fields, "selection", "policy_snapshot"]
+
+
+class WaveSerializer(serializers.ModelSerializer):
+    rollout = serializers.IntegerField(source="rollout_id", read_only=True)
+    number = serializers.IntegerField(read_only=True, help_text="1-based wave number.")
+    approved_by = serializers.CharField(
+        source="approved_by_name", read_only=True, allow_null=True, help_text="Username."
+    )
+    hosts_total = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Wave
+        fields = [
+            "id",
+            "rollout",
+            "index",
+            "number",
+            "is_canary",
+            "state",
+            "approved_by",
+            "approved_at",
+            "started_at",
+            "soak_until",
+            "ended_at",
+            "hosts_total",
+        ]
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    rollout = serializers.IntegerField(source="rollout_id", read_only=True)
+    wave = serializers.IntegerField(source="wave_id", read_only=True)
+    wave_number = serializers.IntegerField(read_only=True, help_text="1-based wave number.")
+    host = serializers.CharField(source="host_name", read_only=True, help_text="Host name.")
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = RebootAttempt
+        fields = [
+            "id",
+            "rollout",
+            "wave",
+            "wave_number",
+            "host",
+            "position",
+            "state",
+            "tries",
+            "waiting_reason",
+            "held_reason",
+            "failure_reason",
+            "warnings",
+            "boot_id_before",
+            "boot_id_after",
+            "kernel_before",
+            "expected_kernel",
+            "kernel_after",
+            "system_state_before",
+            "system_state_after",
+            "created_at",
+            "started_at",
+            "rebooting_at",
+            "reboot_sent_at",
+            "down_at",
+            "up_at",
+            "ended_at",
+        ]
+
+
+class AttemptDetailSerializer(AttemptSerializer):
+    class Meta(AttemptSerializer.Meta):
+        fields = [
+            *AttemptSerializer.Meta.fields,
+            "services_before",
+            "services_after",
+            "failed_units_before",
+            "failed_units_after",
+            "acknowledged_services",
+            "held_findings",
+            "log",
+        ]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", read_only=True, help_text="Who acted.")
+    host = serializers.CharField(
+        source="host_name", read_only=True, allow_null=True, help_text="Host name."
+    )
+    rollout = serializers.IntegerField(source="rollout_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "verb",
+            "target_type",
+            "target_id",
+            "target_label",
+            "host",
+            "rollout",
+            "detail",
+            "data",
+        ]

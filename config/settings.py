@@ -1,0 +1,280 @@
+"""Rebootable settings, driven by the environment.
+
+Defaults suit a laptop: SQLite under var/, a filesystem broker (no Redis needed), a secret key
+generated on first run. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+import ipaddress
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("REBOOTABLE_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    # First run without SECRET_KEY: make one and keep it, so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "fleet",
+    "reboots",
+    "cadence",
+    "lab",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "fleet.context_processors.roles",
+                "reboots.context_processors.banners",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rebootable.sqlite3'}")
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let a web process and a worker share one SQLite file;
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+    }
+    _db["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME", "") or None}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "fleet:index"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- I18N / time ----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Static files: served by the app itself (WhiteNoise), everything vendored ----------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG and env_bool("STATIC_MANIFEST", True)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or not env_bool("STATIC_MANIFEST", True)
+
+# --- Security (production values when DEBUG is off) ------------------------------------------
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS preload is a commitment to the browsers' list that only the site's owner can make
+# (SECURE_HSTS_PRELOAD=true); its reminder is silenced by default.
+SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", ["security.W021"])
+
+# --- Celery ---------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    # No Redis: kombu's filesystem transport needs no server, only a shared folder.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TIMEZONE = "UTC"
+
+ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 5.0, minimum=0.5)
+AUDIT_INTERVAL_MINUTES = env_int("AUDIT_INTERVAL_MINUTES", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "engine-tick": {
+        "task": "reboots.tasks.tick",
+        "schedule": ENGINE_TICK_SECONDS,
+        # Expire just under the interval so a backlog never piles up ticks.
+        "options": {"expires": ENGINE_TICK_SECONDS * 0.9},
+    },
+    "fleet-audit": {
+        "task": "fleet.tasks.audit_fleet",
+        "schedule": AUDIT_INTERVAL_MINUTES * 60.0,
+        "options": {"expires": AUDIT_INTERVAL_MINUTES * 60.0 * 0.9},
+    },
+}
+
+# --- Reboot cadence (cadence app): schedules run each minute; gate answers cached briefly ----
+CADENCE_SCHEDULER_SECONDS = env_float("CADENCE_SCHEDULER_SECONDS", 60.0, minimum=5.0)
+CADENCE_GATE_CACHE_SECONDS = env_float("CADENCE_GATE_CACHE_SECONDS", 5.0, minimum=0.0)
+CELERY_BEAT_SCHEDULE["cadence-schedules"] = {
+    "task": "cadence.tasks.run_schedules",
+    "schedule": CADENCE_SCHEDULER_SECONDS,
+    "options": {"expires": CADENCE_SCHEDULER_SECONDS * 0.9},
+}
+# --- end of the cadence block ----------------------------------------------------------------
+
+# --- Product settings -----------------------------------------------------------------------
+MAX_UPTIME_DAYS = env_int("MAX_UPTIME_DAYS", 30, minimum=1)
+BOOT_SPACE_MIN_MB = env_int("BOOT_SPACE_MIN_MB", 100, minimum=0)
+SSH_KEY_FILE = env_str("SSH_KEY_FILE", "")
+SSH_USE_AGENT = env_bool("SSH_USE_AGENT", True)
+SSH_CONNECT_TIMEOUT = env_float("SSH_CONNECT_TIMEOUT", 10.0, minimum=0.1)
+SSH_COMMAND_TIMEOUT = env_float("SSH_COMMAND_TIMEOUT", 60.0, minimum=0.1)
+SSH_CONCURRENCY = env_int("SSH_CONCURRENCY", 16, minimum=1)
+AUDIT_CHUNK_SIZE = env_int("AUDIT_CHUNK_SIZE", 100, minimum=1)
+PROBE_OUTPUT_MAX_BYTES = env_int("PROBE_OUTPUT_MAX_BYTES", 4 * 1024 * 1024, minimum=4096)
+RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"paramiko": {"level": "WARNING"}},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rebootable API",
+    "DESCRIPTION": "Read-only export of hosts, facts, findings and rollouts; probe push.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+if env_bool("TESTING", False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- REST export, metrics and reports (api/, metrics/, reports/) ------------------------------
+INSTALLED_APPS += ["drf_spectacular_sidecar", "api"]
+SPECTACULAR_SETTINGS.update(
+    {
+        # Swagger UI from the vendored sidecar package: the docs page needs no CDN.
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+        "ENUM_NAME_OVERRIDES": {
+            "RolloutStateEnum": "reboots.models.Rollout.State",
+            "AttemptStateEnum": "reboots.models.RebootAttempt.State",
+        },
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "api.schema.add_error_responses",
+            "api.schema.add_probe_push",
+        ],
+    }
+)
+# /metrics answers a bearer token (METRICS_TOKEN, or METRICS_TOKEN_FILE) or listed client
+# addresses/networks (METRICS_ALLOWED_IPS=127.0.0.1,10.0.0.0/8); with neither set it is closed.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an IP network") from exc

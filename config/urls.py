@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from api.token_views import tokens as api_tokens
+from config import health
+from fleet.api_ingest import push_probe
+from metrics.views import metrics
+from reports import views as reports
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/hosts/<str:name>/probe", push_probe, name="api-probe-push"),
+    path("api/", include("api.urls")),
+    path("api-tokens/", api_tokens, name="api-tokens"),
+    path("metrics", metrics, name="metrics"),
+    path("reports/", reports.index, name="reports"),
+    path("rollouts/", include("reboots.urls")),
+    path("", include("fleet.urls")),
+]

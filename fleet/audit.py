@@ -1,0 +1,627 @@
+"""The audit pipeline: collect probe output (SSH) or accept it (push), then persist in bulk.
+
+Persistence per chunk is a handful of bulk queries: host fact fields, audit rows, raw outputs,
+boot records, and the findings upsert (open new ones, refresh `last_seen`, resolve the ones
+gone). Two rules protect what we already know:
+
+- a finding resolves only when every section it depends on parsed cleanly in this audit, so a
+  failed or partial audit never closes findings;
+- an unreachable host, or output that is not probe output, never replaces the host's facts,
+  and a fact whose sections failed this time keeps its previous value (listed in `stale`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from fleet import collector, hostkeys, ssh
+from fleet.findings import HOST_KEY_CHANGED, HOST_UNREACHABLE
+from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
+from reboots.events import record
+
+log = logging.getLogger(__name__)
+
+MARKER = re.compile(r"^@@rebootable:([A-Za-z0-9_.-]+)@@$", re.MULTILINE)
+# Which probe sections each top-level fact comes from (DESIGN.md, the probe protocol).
+FACT_SECTIONS: dict[str, tuple[str, ...]] = {
+    "os": ("os-release",),
+    "booted_kernel": ("uname-r",),
+    "boot_id": ("boot-id",),
+    "booted_at": ("now", "uptime"),
+    "installed_kernels": ("kernels-dpkg", "kernels-rpm", "modules-dirs"),
+    "newest_installed_kernel": ("kernels-dpkg", "kernels-rpm", "modules-dirs"),
+    "default_boot_kernel": ("default-kernel", "grub-default", "vmlinuz-link"),
+    "livepatch": ("livepatch-canonical", "kpatch", "ksplice", "sys-livepatch"),
+    "systemd": ("systemd-state", "unit-files", "units", "failed-units"),
+    "mounts_drift": ("fstab", "mounts"),
+    "sysctl_drift": ("sysctl-persisted", "sysctl-runtime"),
+}
+FACT_SECTIONS["reboot_required"] = (
+    "reboot-required",
+    "needrestart",
+    "needs-restarting",
+    *FACT_SECTIONS["livepatch"],
+    *FACT_SECTIONS["installed_kernels"],
+)
+FACT_SECTIONS["reboot_reasons"] = FACT_SECTIONS["reboot_required"]
+HOST_FACT_FIELDS = [
+    "facts",
+    "os_id",
+    "os_version",
+    "os_pretty",
+    "booted_kernel",
+    "newest_kernel",
+    "default_kernel",
+    "boot_id",
+    "booted_at",
+    "reboot_required",
+    "needs_reboot",
+    "kernel_pending",
+    "livepatch_provider",
+    "livepatch_state",
+    "systemd_state",
+]
+COMPLETE_MARKER = "exit-codes"
+_UNREACHABLE_ERRORS = (ssh.Unreachable, ssh.CommandTimeout, ssh.ConnectionLost)
+_KEY_ERRORS = (ssh.HostKeyUnknown, ssh.HostKeyChanged)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    outcome: str
+    message: str = ""
+    new_findings: int = 0
+    resolved_findings: int = 0
+
+
+@dataclass
+class AuditSummary:
+    hosts: list[HostOutcome] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (host, reason)
+    new_findings: int = 0
+    resolved_findings: int = 0
+    duration: float = 0.0
+    collect_seconds: float = 0.0
+    persist_seconds: list[float] = field(default_factory=list)  # one per chunk
+
+    @property
+    def outcomes(self) -> Counter:
+        return Counter(h.outcome for h in self.hosts)
+
+    def merge(self, other: AuditSummary) -> None:
+        self.hosts += other.hosts
+        self.skipped += other.skipped
+        self.new_findings += other.new_findings
+        self.resolved_findings += other.resolved_findings
+        self.collect_seconds += other.collect_seconds
+        self.persist_seconds += other.persist_seconds
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def auditable(host_ids: Iterable[int] | None = None):
+    """Hosts an audit may touch: enabled ones (disabled hosts are cordoned)."""
+    qs = Host.objects.filter(enabled=True)
+    return qs.filter(pk__in=list(host_ids)) if host_ids is not None else qs
+
+
+def run_audit(
+    host_ids: Sequence[int],
+    *,
+    chunk_size: int | None = None,
+    concurrency: int | None = None,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+) -> AuditSummary:
+    """Audit these hosts over SSH now, chunk by chunk, and persist each chunk in bulk."""
+    started = time.monotonic()
+    summary = AuditSummary()
+    ids = list(dict.fromkeys(host_ids))
+    disabled = Host.objects.filter(pk__in=ids, enabled=False)
+    for name in disabled.values_list("name", flat=True):
+        summary.skipped.append((name, "disabled (cordoned): never audited"))
+    disabled.filter(audit_status__in=[Host.AuditStatus.QUEUED, Host.AuditStatus.RUNNING]).update(
+        audit_status=Host.AuditStatus.IDLE
+    )
+    enabled = list(auditable(ids).order_by("pk").values_list("pk", flat=True))
+    size = chunk_size or settings.AUDIT_CHUNK_SIZE
+    for start in range(0, len(enabled), size):
+        summary.merge(
+            audit_chunk(
+                enabled[start : start + size],
+                concurrency=concurrency,
+                connect_timeout=connect_timeout,
+                command_timeout=command_timeout,
+            )
+        )
+    summary.duration = time.monotonic() - started
+    return summary
+
+
+def audit_chunk(
+    host_ids: Sequence[int],
+    *,
+    concurrency: int | None = None,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+) -> AuditSummary:
+    """One chunk: mark running, probe in parallel, persist in bulk, mark idle."""
+    hosts = list(auditable(host_ids))
+    if not hosts:
+        return AuditSummary()
+    Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.RUNNING)
+    try:
+        limits = max_uptime_days_for(hosts)
+        jobs, early = [], []
+        for host in hosts:
+            try:
+                target = hostkeys.target_for(host)
+            except ssh.SSHError as exc:
+                early.append(
+                    collector.Collected(host_id=host.pk, started_at=timezone.now(), error=exc)
+                )
+                continue
+            jobs.append(collector.Job(host.pk, target, limits[host.pk]))
+        t0 = time.monotonic()
+        results = early + collector.collect(
+            jobs,
+            concurrency=concurrency,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        collect_seconds = time.monotonic() - t0
+        t1 = time.monotonic()
+        summary = persist(hosts, results, source=Audit.Source.SSH)
+        summary.persist_seconds = [time.monotonic() - t1]
+        summary.collect_seconds = collect_seconds
+        return summary
+    finally:
+        # Even if persistence failed, no host may stay "running" forever.
+        Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.IDLE)
+
+
+def request_audit(host_ids: Iterable[int], user) -> list[int]:
+    """ "Audit now": mark hosts queued, record who asked, enqueue once the transaction commits.
+
+    Returns the ids of the hosts queued (disabled hosts are left out).
+    """
+    from fleet import tasks
+
+    now = timezone.now()
+    ids = list(auditable(host_ids).order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return []
+    with transaction.atomic():
+        Host.objects.filter(pk__in=ids).update(
+            audit_status=Host.AuditStatus.QUEUED, audit_requested_at=now
+        )
+        if len(ids) == 1:
+            host = Host.objects.get(pk=ids[0])
+            record(user, "audit.requested", host, "audit now", host=host)
+        else:
+            record(
+                user,
+                "audit.requested",
+                None,
+                f"audit now for {len(ids)} hosts",
+                data={"hosts": len(ids)},
+            )
+        transaction.on_commit(lambda: tasks.enqueue_chunks(ids))
+    return ids
+
+
+def max_uptime_days_for(hosts: Sequence[Host]) -> dict[int, int]:
+    """Each host's uptime limit: MAX_UPTIME_DAYS or its groups' overrides, smallest wins."""
+    default = settings.MAX_UPTIME_DAYS
+    through = Host.groups.through
+    overrides = dict(
+        through.objects.filter(
+            host_id__in=[h.pk for h in hosts], redundancygroup__max_uptime_days__isnull=False
+        )
+        .values("host_id")
+        .annotate(limit=Min("redundancygroup__max_uptime_days"))
+        .values_list("host_id", "limit")
+    )
+    return {h.pk: min(default, overrides.get(h.pk, default)) for h in hosts}
+
+
+# --- persistence ------------------------------------------------------------------------------
+
+
+def persist(
+    hosts: Sequence[Host], results: Sequence[collector.Collected], *, source: str
+) -> AuditSummary:
+    """Store one chunk's results in bulk. Hosts are the rows the results refer to."""
+    by_id = {h.pk: h for h in hosts}
+    now = timezone.now()
+    summary = AuditSummary()
+    audits: list[Audit] = []
+    outputs: list[ProbeOutput] = []
+    updated_hosts: list[Host] = []
+    seen: dict[int, list[dict]] = {}  # host id -> findings observed by this audit
+    clean: dict[int, set[str] | None] = {}  # host id -> sections that parsed cleanly
+    answered: list[int] = []  # hosts that answered over SSH
+    unreachable: dict[int, str] = {}  # host id -> why
+
+    with transaction.atomic():
+        for result in results:
+            host = by_id[result.host_id]
+            audit = Audit(
+                host=host,
+                started_at=result.started_at,
+                finished_at=now,
+                duration_ms=int(result.duration * 1000),
+                source=source,
+            )
+            if result.error is not None:
+                _record_failure(host, result.error, audit, unreachable)
+                if isinstance(result.error, _KEY_ERRORS):
+                    answered.append(host.pk)
+                host.last_audit_at = now
+                host.reachable = isinstance(result.error, _KEY_ERRORS)
+                updated_hosts.append(host)
+            else:
+                if source == Audit.Source.SSH:
+                    answered.append(host.pk)
+                    host.reachable = True
+                outputs.append(
+                    ProbeOutput(
+                        host=host,
+                        text=result.raw or "",
+                        truncated=result.truncated,
+                        source=source,
+                        collected_at=now,
+                    )
+                )
+                host.last_audit_at = now
+                facts = result.facts
+                sections = present_sections(result.raw or "")
+                unusable = _unusable(facts, sections, result)
+                if unusable:
+                    audit.outcome = Audit.Outcome.ERROR
+                    audit.message = unusable
+                else:
+                    errors = list(facts.get("errors") or [])
+                    if result.truncated:
+                        errors.append(
+                            {
+                                "section": "",
+                                "message": "output truncated at "
+                                f"{settings.PROBE_OUTPUT_MAX_BYTES} bytes",
+                            }
+                        )
+                    audit.errors = errors
+                    audit.outcome = Audit.Outcome.PARTIAL if errors else Audit.Outcome.OK
+                    if errors:
+                        audit.message = f"{len(errors)} section(s) could not be read"
+                    clean[host.pk] = clean_sections(facts, sections, result.truncated)
+                    seen[host.pk] = list(facts.get("findings") or [])
+                    _apply_facts(host, facts, clean[host.pk], result.max_uptime_days)
+                    host.last_audit_ok_at = now
+                updated_hosts.append(host)
+            audits.append(audit)
+
+        Audit.objects.bulk_create(audits)
+        fields = ["last_audit_at", "last_audit_ok_at", "reachable", *HOST_FACT_FIELDS]
+        # Hosts without new facts: only their audit time and reachability change.
+        answered_ok = [h for h in updated_hosts if h.pk in seen]
+        others = [h for h in updated_hosts if h.pk not in seen]
+        Host.objects.bulk_update(answered_ok, fields)
+        Host.objects.bulk_update(others, ["last_audit_at", "reachable"])
+        if outputs:
+            ProbeOutput.objects.bulk_create(
+                outputs,
+                update_conflicts=True,
+                unique_fields=["host"],
+                update_fields=["text", "truncated", "source", "collected_at"],
+            )
+        _upsert_boots([by_id[i] for i in seen], now)
+        created, resolved = _upsert_findings(by_id, seen, clean, now)
+        if source == Audit.Source.SSH:
+            c2, r2 = _track_unreachable(by_id, unreachable, answered, now)
+            created, resolved = created + c2, resolved + r2
+
+    for audit in audits:
+        name = audit.host.name
+        summary.hosts.append(
+            HostOutcome(
+                host=name,
+                outcome=audit.outcome,
+                message=audit.message,
+                new_findings=created.get(audit.host_id, 0),
+                resolved_findings=resolved.get(audit.host_id, 0),
+            )
+        )
+    summary.new_findings = sum(created.values())
+    summary.resolved_findings = sum(resolved.values())
+    return summary
+
+
+def _unusable(facts: dict | None, sections: set[str], result: collector.Collected) -> str:
+    """Why this output must not touch facts or findings at all, or "" when it may."""
+    if facts is None:
+        return result.parse_error or "the probe output could not be parsed; facts kept"
+    if not sections:
+        return "the output is not probe output (no section markers); facts kept"
+    if not result.truncated:
+        return incomplete(result.raw or "", sections)
+    return ""
+
+
+def incomplete(raw: str, sections: set[str]) -> str:
+    """Why this output is not a whole probe run, or "" when it is.
+
+    The probe always ends with exit-codes, one `<section> <status>` line per section it ran:
+    output without it, or whose list disagrees with the sections present, was cut short or
+    mangled on the way, and nothing in it can be trusted.
+    """
+    why = "the probe output is incomplete or corrupted ({}): facts kept, findings unchanged"
+    if COMPLETE_MARKER not in sections:
+        return why.format("it stops before the exit-codes section")
+    tail = raw.rsplit(f"@@rebootable:{COMPLETE_MARKER}@@", 1)[1]
+    named = set()
+    for line in tail.strip("\n").splitlines():
+        name, _, status = line.partition(" ")
+        if not status.strip().isdigit() or name not in sections:
+            return why.format(f"exit-codes line {line[:60]!r} does not match its sections")
+        named.add(name)
+    missing = sections - named - {COMPLETE_MARKER}
+    if missing:
+        return why.format(f"exit-codes does not list {', '.join(sorted(missing))}")
+    return ""
+
+
+def present_sections(raw: str) -> set[str]:
+    return set(MARKER.findall(raw))
+
+
+def clean_sections(facts: dict, present: set[str], truncated: bool) -> set[str]:
+    """Sections of this output that parsed cleanly: present, complete and without errors."""
+    if isinstance(facts.get("sections_ok"), list | set | tuple):
+        ok = set(facts["sections_ok"])
+    else:
+        ok = set(present)
+    ok -= {e.get("section") for e in facts.get("errors") or [] if isinstance(e, dict)}
+    if truncated:
+        # The last section present was cut short.
+        ok.discard(_last_present(present))
+    return ok
+
+
+def _last_present(present: set[str]) -> str | None:
+    from fleet.probe_script import SECTIONS
+
+    order = [s for s in SECTIONS if s in present]
+    return order[-1] if order else None
+
+
+def _record_failure(host: Host, error: ssh.SSHError, audit: Audit, unreachable: dict) -> None:
+    audit.message = str(error)
+    if isinstance(error, _KEY_ERRORS):
+        audit.outcome = Audit.Outcome.HOST_KEY
+        hostkeys.record_key_problem(host, error)
+        host.refresh_from_db(
+            fields=["host_key_state", "offered_key_type", "offered_key", "key_offered_at"]
+        )
+        return
+    audit.outcome = (
+        Audit.Outcome.UNREACHABLE if isinstance(error, _UNREACHABLE_ERRORS) else Audit.Outcome.ERROR
+    )
+    unreachable[host.pk] = str(error)
+
+
+def _apply_facts(host: Host, facts: dict, clean: set[str], max_uptime_days: int) -> None:
+    previous = host.facts or {}
+    merged = {k: v for k, v in facts.items() if k != "findings"}
+    stale = []
+    for key, sections in FACT_SECTIONS.items():
+        if key not in previous or previous[key] in (None, [], {}, ""):
+            continue
+        if not any(s in clean for s in sections) and merged.get(key) in (None, [], {}, ""):
+            merged[key] = previous[key]
+            stale.append(key)
+    if stale:
+        merged["stale"] = stale
+    host.facts = merged
+    os_info = merged.get("os") or {}
+    livepatch = merged.get("livepatch") or {}
+    systemd = merged.get("systemd") or {}
+    host.os_id = _text(os_info.get("id"), 64)
+    host.os_version = _text(os_info.get("version_id"), 64)
+    host.os_pretty = _text(os_info.get("pretty_name"), 200)
+    host.booted_kernel = _text(merged.get("booted_kernel"), 200)
+    host.newest_kernel = _text(merged.get("newest_installed_kernel"), 200)
+    host.default_kernel = _text(merged.get("default_boot_kernel"), 200)
+    host.boot_id = _text(merged.get("boot_id"), 64)
+    host.booted_at = _datetime(merged.get("booted_at"))
+    host.reboot_required = merged.get("reboot_required")
+    host.kernel_pending = bool(
+        host.newest_kernel and host.booted_kernel and host.newest_kernel != host.booted_kernel
+    )
+    host.livepatch_provider = _text(livepatch.get("provider"), 40)
+    host.livepatch_state = _text(livepatch.get("state"), 40)
+    host.systemd_state = _text(systemd.get("state"), 40)
+    host.needs_reboot = _needs_reboot(merged, max_uptime_days)
+
+
+def _needs_reboot(facts: dict, max_uptime_days: int) -> bool:
+    from fleet import drift
+
+    return bool(drift.needs_reboot(facts, max_uptime_days))
+
+
+def _upsert_boots(hosts: list[Host], now: datetime) -> None:
+    observed = {h.pk: h for h in hosts if h.boot_id}
+    if not observed:
+        return
+    rows = BootRecord.objects.filter(
+        host_id__in=list(observed), boot_id__in={h.boot_id for h in observed.values()}
+    ).values_list("pk", "host_id", "boot_id")
+    # boot_id__in may match another host's boot; keep only this host's own pairs.
+    mine = [(pk, hid, boot_id) for pk, hid, boot_id in rows if observed[hid].boot_id == boot_id]
+    existing = {(hid, boot_id) for _, hid, boot_id in mine}
+    if mine:
+        BootRecord.objects.filter(pk__in=[pk for pk, _, _ in mine]).update(last_seen=now)
+    fresh = [
+        BootRecord(
+            host=h,
+            boot_id=h.boot_id,
+            booted_at=h.booted_at,
+            kernel=h.booted_kernel,
+            first_seen=now,
+            last_seen=now,
+        )
+        for hid, h in observed.items()
+        if (hid, h.boot_id) not in existing
+    ]
+    BootRecord.objects.bulk_create(fresh, ignore_conflicts=True)
+
+
+def _upsert_findings(
+    hosts: dict[int, Host],
+    seen: dict[int, list[dict]],
+    clean: dict[int, set[str]],
+    now: datetime,
+) -> tuple[Counter, Counter]:
+    """Open new findings, refresh the ones seen again, resolve the ones gone (if provably)."""
+    from fleet import drift
+
+    depends: dict[str, Iterable[str]] = getattr(drift, "FINDING_SECTIONS", {})
+    created, resolved = Counter(), Counter()
+    if not seen:
+        return created, resolved
+    current: dict[tuple[int, str, str], Finding] = {
+        (f.host_id, f.kind, f.subject): f
+        for f in Finding.objects.filter(host_id__in=list(seen), resolved_at__isnull=True).exclude(
+            kind__in=[HOST_UNREACHABLE, HOST_KEY_CHANGED]
+        )
+    }
+    to_create, to_refresh, to_resolve = [], [], []
+    observed = set()
+    for host_id, items in seen.items():
+        for item in items:
+            kind = str(item.get("kind", ""))[:40]
+            subject = str(item.get("subject") or "")[:300]
+            if not kind or kind in (HOST_UNREACHABLE, HOST_KEY_CHANGED):
+                continue
+            key = (host_id, kind, subject)
+            if key in observed:
+                continue
+            observed.add(key)
+            severity = item.get("severity") or Finding.Severity.MEDIUM
+            detail = str(item.get("detail") or "")
+            existing = current.get(key)
+            if existing is None:
+                to_create.append(
+                    Finding(
+                        host=hosts[host_id],
+                        kind=kind,
+                        subject=subject,
+                        severity=severity,
+                        detail=detail,
+                        first_seen=now,
+                        last_seen=now,
+                    )
+                )
+                created[host_id] += 1
+            else:
+                existing.last_seen, existing.severity, existing.detail = now, severity, detail
+                to_refresh.append(existing)
+    for key, finding in current.items():
+        if key in observed:
+            continue
+        host_clean = clean.get(key[0]) or set()
+        needed = set(depends.get(finding.kind, ())) or None
+        # Unknown kinds resolve only after a fully clean audit (no errors at all).
+        if needed is None:
+            if _fully_clean(host_clean):
+                to_resolve.append(finding.pk)
+                resolved[key[0]] += 1
+        elif needed <= host_clean:
+            to_resolve.append(finding.pk)
+            resolved[key[0]] += 1
+    if to_create:
+        Finding.objects.bulk_create(to_create, ignore_conflicts=True)
+    if to_refresh:
+        Finding.objects.bulk_update(to_refresh, ["last_seen", "severity", "detail"])
+    if to_resolve:
+        Finding.objects.filter(pk__in=to_resolve).update(resolved_at=now)
+    return created, resolved
+
+
+def _fully_clean(clean: set[str]) -> bool:
+    from fleet.probe_script import SECTIONS
+
+    return set(SECTIONS) <= clean
+
+
+def _track_unreachable(
+    hosts: dict[int, Host], down: dict[int, str], answered: list[int], now: datetime
+) -> tuple[Counter, Counter]:
+    """Open/refresh `host-unreachable` for hosts that did not answer; resolve for those that did."""
+    created, resolved = Counter(), Counter()
+    current = {
+        f.host_id: f
+        for f in Finding.objects.filter(
+            host_id__in=list(down) + answered, kind=HOST_UNREACHABLE, resolved_at__isnull=True
+        )
+    }
+    still = []
+    for hid, why in down.items():
+        if hid in current:
+            current[hid].last_seen, current[hid].detail = now, why
+            still.append(current[hid])
+    if still:
+        Finding.objects.bulk_update(still, ["last_seen", "detail"])
+    fresh = [
+        Finding(
+            host=hosts[hid],
+            kind=HOST_UNREACHABLE,
+            subject="",
+            severity=Finding.Severity.MEDIUM,
+            detail=why,
+            first_seen=now,
+            last_seen=now,
+        )
+        for hid, why in down.items()
+        if hid not in current
+    ]
+    Finding.objects.bulk_create(fresh, ignore_conflicts=True)
+    created.update(f.host_id for f in fresh)
+    back = [f for hid, f in current.items() if hid in answered]
+    if back:
+        Finding.objects.filter(pk__in=[f.pk for f in back]).update(resolved_at=now)
+        resolved.update(f.host_id for f in back)
+    return created, resolved
+
+
+def _text(value, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _datetime(value) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.utc)

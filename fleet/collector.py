@@ -1,0 +1,138 @@
+"""Collect probe output from many hosts at once and parse it, inside one process.
+
+A bounded thread pool (SSH_CONCURRENCY) fans out over one chunk of hosts; each host has its own
+connect and command timeouts and its own error, so one dead host never stalls or stops the
+batch. Threads never touch the database: callers build the jobs and persist the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from fleet import ssh
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    host_id: int
+    target: ssh.Target
+    max_uptime_days: int
+
+
+@dataclass
+class Collected:
+    """What one host gave us: output and parsed facts, or the error that stopped us."""
+
+    host_id: int
+    started_at: datetime
+    max_uptime_days: int = 30
+    duration: float = 0.0
+    raw: str | None = None
+    truncated: bool = False
+    exit_status: int | None = None
+    error: ssh.SSHError | None = None
+    facts: dict | None = None
+    parse_error: str = ""
+    # Parse CPU seconds (thread time) when measured; SSH work is spread over paramiko's
+    # transport threads, so callers measure it as process CPU around the whole batch.
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        return self.raw is not None
+
+
+def probe_command() -> str:
+    """The command line that runs the probe on a host (the probe script itself)."""
+    from fleet import probe_script
+
+    return getattr(probe_script, "PROBE_COMMAND", None) or probe_script.PROBE_SCRIPT
+
+
+def decode_output(data: bytes) -> str:
+    # Databases refuse NUL in text columns; garbage output must still be storable.
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def parse(raw: str, max_uptime_days: int, now: datetime | None = None) -> tuple[dict | None, str]:
+    """Parse probe output into facts; never raises (a crash is reported, not propagated)."""
+    from fleet.facts import parse_probe
+
+    try:
+        facts = parse_probe(
+            raw,
+            max_uptime_days=max_uptime_days,
+            boot_space_min_mb=settings.BOOT_SPACE_MIN_MB,
+            now=now,
+        )
+    except Exception as exc:  # a parser bug must not lose the host's previous facts
+        log.exception("parse_probe failed")
+        return None, f"the probe output could not be parsed: {type(exc).__name__}: {exc}"
+    return facts, ""
+
+
+def collect_one(job: Job, command: str, options: dict, measure_cpu: bool = False) -> Collected:
+    result = Collected(
+        host_id=job.host_id, started_at=timezone.now(), max_uptime_days=job.max_uptime_days
+    )
+    started = time.monotonic()
+    try:
+        with ssh.connect(job.target, **options) as session:
+            output = session.run(command)
+        result.raw = decode_output(output.stdout)
+        result.truncated = output.truncated
+        result.exit_status = output.exit_status
+    except ssh.SSHError as exc:
+        result.error = exc
+    except Exception as exc:  # one host's surprise must not stop the batch
+        log.exception("collecting from %s failed", job.target.label)
+        result.error = ssh.SSHError(f"{job.target.label}: unexpected error: {exc!r}")
+    if result.raw is not None:
+        cpu1 = time.thread_time() if measure_cpu else 0.0
+        result.facts, result.parse_error = parse(result.raw, job.max_uptime_days)
+        if measure_cpu:
+            result.cpu["parse"] = time.thread_time() - cpu1
+    result.duration = time.monotonic() - started
+    return result
+
+
+def collect(
+    jobs: Iterable[Job],
+    *,
+    concurrency: int | None = None,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+    max_output: int | None = None,
+    measure_cpu: bool = False,
+    on_result: Callable[[Collected], None] | None = None,
+) -> list[Collected]:
+    """Probe every job's host with at most `concurrency` in flight; results in job order."""
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    command = probe_command()
+    options = {
+        "connect_timeout": connect_timeout,
+        "command_timeout": command_timeout,
+        "max_output": max_output,
+    }
+    workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        futures = [pool.submit(collect_one, job, command, options, measure_cpu) for job in jobs]
+        results = []
+        for future in futures:
+            item = future.result()  # collect_one never raises
+            if on_result is not None:
+                on_result(item)
+            results.append(item)
+    return results

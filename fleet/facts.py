@@ -1,0 +1,467 @@
+"""Normalised facts from one probe output (DESIGN.md "The probe protocol").
+
+`parse_probe(raw)` never raises: a section that cannot be parsed adds `{section, message}` to
+`errors` and the rest of the host is still described. Extra keys beyond DESIGN.md's list:
+
+- `probe_version`: the probe's own version, or null.
+- `sections_ok`: sections present in the output that parsed cleanly (the audit closes a finding
+  only when the sections it depends on are in this list).
+- `uptime_seconds`, `boot_free_mb`: raw inputs of the uptime and /boot space policies.
+- `default_boot_kernel_inferred`: true when no boot loader source answered and the newest
+  installed kernel is assumed to be the next boot.
+- `package_family`: "deb", "rpm" or null, the version order used for kernels.
+- `newest_kernel_has_initrd`, `booted_kernel_modules_present`: true/false/null checks of /boot
+  and /lib/modules.
+- `needrestart`: `{kcur, kexp, ksta, services}` or null.
+- `unit_file_states`: every service unit file and its state (templates included).
+- `socket_activated`, `timer_activated`: services started by sockets and timers.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from datetime import UTC, datetime
+from typing import Any
+
+from . import parsers
+from .drift import findings_from_facts
+from .parsers import ParseError
+from .probe_script import ROOT_SECTIONS
+from .versions import Family, compare_kernels, sort_kernels
+
+MISSING_TOOL = 127
+SUDO_REFUSED = 126
+
+# Filesystem types that are never expected in fstab: kernel/API filesystems, memory-backed
+# mounts, container layers, snap squashfs images, FUSE portals and automount placeholders.
+PSEUDO_FILESYSTEMS = frozenset(
+    {
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "overlay",
+        "proc",
+        "pstore",
+        "ramfs",
+        "rpc_pipefs",
+        "securityfs",
+        "selinuxfs",
+        "squashfs",
+        "sysfs",
+        "tmpfs",
+        "tracefs",
+        "fuse.portal",
+        "fuse.gvfsd-fuse",
+        "fuse.lxcfs",
+        "fuse.snapfuse",
+        "nfsd",
+        "zfs",
+        "shm",
+        "aufs",
+        "iso9660",
+        "rootfs",
+    }
+)
+# Mount points managed by container runtimes, systemd or snapd, not by fstab.
+IGNORED_MOUNT_PREFIXES = (
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/run/",
+    "/snap/",
+    "/var/snap/",
+    "/var/lib/docker/",
+    "/var/lib/containers/",
+    "/var/lib/kubelet/",
+    "/var/lib/lxd/",
+    "/var/lib/lxc/",
+)
+CONTAINER_FILE_MOUNTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
+NOT_WAITED_FOR = ("noauto", "nofail", "x-systemd.automount", "comment=systemd.automount")
+
+
+def _empty_facts() -> dict[str, Any]:
+    return {
+        "os": {"id": None, "version_id": None, "pretty_name": None},
+        "booted_kernel": None,
+        "boot_id": None,
+        "booted_at": None,
+        "installed_kernels": [],
+        "newest_installed_kernel": None,
+        "default_boot_kernel": None,
+        "reboot_required": None,
+        "reboot_reasons": [],
+        "livepatch": {"provider": None, "state": "none", "patches": []},
+        "systemd": {"state": None, "services": {}, "failed": []},
+        "mounts_drift": {"not_mounted": [], "not_in_fstab": []},
+        "sysctl_drift": [],
+        "findings": [],
+        "errors": [],
+        "probe_version": None,
+        "sections_ok": [],
+        "uptime_seconds": None,
+        "boot_free_mb": None,
+        "default_boot_kernel_inferred": False,
+        "package_family": None,
+        "newest_kernel_has_initrd": None,
+        "booted_kernel_modules_present": None,
+        "needrestart": None,
+        "unit_file_states": {},
+        "socket_activated": [],
+        "timer_activated": [],
+    }
+
+
+class _Probe:
+    """One probe output, parsed section by section with errors collected."""
+
+    def __init__(self, raw: str) -> None:
+        self.sections = parsers.split_sections(raw)
+        self.errors: list[dict[str, str]] = []
+        self.values: dict[str, Any] = {}
+        self.ok: list[str] = []
+        self.codes: dict[str, int] = {}
+        if "exit-codes" in self.sections:
+            try:
+                self.codes = parsers.parse_exit_codes(self.sections["exit-codes"])
+            except ParseError as exc:
+                self.errors.append({"section": "exit-codes", "message": str(exc)})
+        for name, text in self.sections.items():
+            self._parse(name, text)
+        if self.sections and "exit-codes" not in self.sections:
+            # The output was cut (size cap, dropped connection): the last section is suspect.
+            last = list(self.sections)[-1]
+            self.errors.append(
+                {
+                    "section": "exit-codes",
+                    "message": f"missing: the output ends inside or after `{last}`",
+                }
+            )
+            if last in self.ok:
+                self.ok.remove(last)
+
+    def _parse(self, name: str, text: str) -> None:
+        parser = parsers.PARSERS.get(name)
+        if parser is None:
+            return  # a section from a newer probe: kept by split_sections, not interpreted
+        if self.codes.get(name) == SUDO_REFUSED and name in ROOT_SECTIONS:
+            self.errors.append(
+                {
+                    "section": name,
+                    "message": "needs root and `sudo -n` was refused; install the sudoers file "
+                    "from the README",
+                }
+            )
+            return
+        try:
+            self.values[name] = parser(text)
+        except ParseError as exc:
+            self.errors.append({"section": name, "message": str(exc)})
+            return
+        except Exception as exc:  # a parser bug must not cost the host its other facts
+            self.errors.append({"section": name, "message": f"internal parser error: {exc!r}"})
+            return
+        self.ok.append(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.values.get(name)
+        return default if value is None else value
+
+    def answered(self, name: str) -> bool:
+        """The section ran its tool (present in the output, tool not missing)."""
+        return name in self.sections and self.codes.get(name) != MISSING_TOOL
+
+
+def parse_probe(
+    raw: str,
+    *,
+    max_uptime_days: int = 30,
+    boot_space_min_mb: int = 100,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The facts JSON of one probe output; never raises."""
+    try:
+        return _parse_probe(raw, max_uptime_days, boot_space_min_mb, now)
+    except Exception as exc:  # last line of defence: report, never fail the host
+        facts = _empty_facts()
+        facts["errors"] = [{"section": "probe", "message": f"internal error: {exc!r}"}]
+        return facts
+
+
+def _parse_probe(
+    raw: str, max_uptime_days: int, boot_space_min_mb: int, now: datetime | None
+) -> dict[str, Any]:
+    facts = _empty_facts()
+    if not isinstance(raw, str):
+        raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    probe = _Probe(raw)
+    if not probe.sections:
+        probe.errors.append(
+            {"section": "probe", "message": "no @@rebootable:<section>@@ markers in the output"}
+        )
+
+    _identity(facts, probe, now)
+    _kernels(facts, probe)
+    _livepatch(facts, probe)
+    _reboot(facts, probe)
+    _systemd(facts, probe)
+    _mounts(facts, probe)
+    _sysctl(facts, probe)
+
+    facts["errors"] = probe.errors
+    facts["sections_ok"] = sorted(probe.ok)
+    facts["findings"] = findings_from_facts(
+        facts, max_uptime_days=max_uptime_days, boot_space_min_mb=boot_space_min_mb
+    )
+    return facts
+
+
+def _identity(facts: dict[str, Any], probe: _Probe, now: datetime | None) -> None:
+    os_release = probe.get("os-release") or {}
+    facts["os"] = {
+        "id": os_release.get("ID"),
+        "version_id": os_release.get("VERSION_ID"),
+        "pretty_name": os_release.get("PRETTY_NAME") or os_release.get("NAME"),
+    }
+    facts["booted_kernel"] = probe.get("uname-r")
+    facts["boot_id"] = probe.get("boot-id")
+    facts["probe_version"] = probe.get("probe-version")
+    uptime = probe.get("uptime")
+    facts["uptime_seconds"] = uptime
+    clock = probe.get("now")
+    if clock is None and now is not None:
+        clock = now.timestamp()
+    if uptime is not None and clock is not None:
+        booted = datetime.fromtimestamp(clock - uptime, tz=UTC).replace(microsecond=0)
+        facts["booted_at"] = booted.isoformat().replace("+00:00", "Z")
+    df = probe.get("boot-df")
+    if df:
+        facts["boot_free_mb"] = int(df["available_kb"]) // 1024
+
+
+def _kernels(facts: dict[str, Any], probe: _Probe) -> None:
+    family: Family = None
+    releases: list[str] = []
+    if probe.get("kernels-dpkg"):
+        family = "deb"
+        releases += [k["release"] for k in probe.get("kernels-dpkg")]
+    if probe.get("kernels-rpm"):
+        family = family or "rpm"
+        releases += [k["release"] for k in probe.get("kernels-rpm")]
+    facts["package_family"] = family
+    installed = sort_kernels(releases, family)
+    facts["installed_kernels"] = installed
+    facts["newest_installed_kernel"] = installed[-1] if installed else None
+
+    default = probe.get("default-kernel")
+    if default is None and probe.has("grub-default"):
+        default = parsers.default_from_grub(probe.get("grub-default", {}))
+    if default is None and probe.get("vmlinuz-link"):
+        default = probe.get("vmlinuz-link")[0]
+    if default is None and installed:
+        default = installed[-1]
+        facts["default_boot_kernel_inferred"] = True
+    facts["default_boot_kernel"] = default
+
+    boot_files = probe.get("boot-files")
+    newest = facts["newest_installed_kernel"]
+    if boot_files and newest and parsers.kernels_in_boot(boot_files):
+        facts["newest_kernel_has_initrd"] = newest in parsers.initrds_in_boot(boot_files)
+    modules = probe.get("modules-dirs")
+    booted = facts["booted_kernel"]
+    if modules and booted and installed:
+        facts["booted_kernel_modules_present"] = booted in modules
+
+
+def _livepatch(facts: dict[str, Any], probe: _Probe) -> None:
+    canonical = probe.get("livepatch-canonical")
+    if (
+        canonical is None
+        and probe.answered("livepatch-canonical")
+        and probe.codes.get("livepatch-canonical", 0) != 0
+    ):
+        # Installed but `status` failed with its message on stderr: not enabled.
+        canonical = {"state": "disabled", "patches": []}
+    if canonical is not None:
+        facts["livepatch"] = {
+            "provider": "canonical-livepatch",
+            "state": canonical["state"],
+            "patches": canonical["patches"],
+        }
+        return
+    kpatch = probe.get("kpatch")
+    if kpatch is not None:
+        loaded = [{"name": p["name"], "enabled": p["enabled"]} for p in kpatch["loaded"]]
+        state = "applied" if any(p["enabled"] for p in loaded) else "nothing-to-apply"
+        facts["livepatch"] = {"provider": "kpatch", "state": state, "patches": loaded}
+        return
+    ksplice = probe.get("ksplice")
+    if ksplice is not None:
+        patches = [
+            {"name": f"[{u['id']}] {u['description']}", "enabled": True} for u in ksplice["updates"]
+        ]
+        facts["livepatch"] = {
+            "provider": "ksplice",
+            "state": "applied" if patches else "nothing-to-apply",
+            "patches": patches,
+        }
+        return
+    sys_patches = probe.get("sys-livepatch") or []
+    if sys_patches:
+        patches = [{"name": p["name"], "enabled": p["enabled"]} for p in sys_patches]
+        state = "applied" if any(p["enabled"] for p in patches) else "disabled"
+        facts["livepatch"] = {"provider": "kernel-livepatch", "state": state, "patches": patches}
+
+
+def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
+    answers: dict[str, bool] = {}
+    booted, newest = facts["booted_kernel"], facts["newest_installed_kernel"]
+    if booted and newest:
+        answers["kernel-update"] = compare_kernels(newest, booted, facts["package_family"]) > 0
+    if probe.has("reboot-required"):
+        flag = probe.values["reboot-required"] or probe.codes.get("reboot-required") == 0
+        # The flag file is Debian's mechanism: its absence answers "no" only where it exists.
+        if flag or _debian_like(facts, probe):
+            answers["reboot-required-file"] = bool(flag)
+    needrestart = probe.get("needrestart")
+    if needrestart:
+        facts["needrestart"] = {k: needrestart[k] for k in ("kcur", "kexp", "ksta", "services")}
+        if needrestart["ksta"] in (1, 2, 3):
+            answers["needrestart"] = needrestart["ksta"] in (2, 3)
+    if probe.has("needs-restarting") and probe.answered("needs-restarting"):
+        verdict = probe.get("needs-restarting")
+        if verdict is not None:
+            answers["needs-restarting"] = bool(verdict["reboot_required"])
+        elif probe.codes.get("needs-restarting") in (0, 1):
+            answers["needs-restarting"] = probe.codes["needs-restarting"] == 1
+    if facts["livepatch"]["state"] == "kernel-upgrade-required":
+        answers["livepatch"] = True
+    reasons = [name for name, says_yes in answers.items() if says_yes]
+    facts["reboot_reasons"] = reasons
+    facts["reboot_required"] = True if reasons else (False if answers else None)
+
+
+def _debian_like(facts: dict[str, Any], probe: _Probe) -> bool:
+    os_release = probe.get("os-release") or {}
+    family = f"{os_release.get('ID', '')} {os_release.get('ID_LIKE', '')}".split()
+    return probe.answered("kernels-dpkg") or "debian" in family or "ubuntu" in family
+
+
+def _systemd(facts: dict[str, Any], probe: _Probe) -> None:
+    unit_files: dict[str, str] = probe.get("unit-files") or {}
+    units: dict[str, dict[str, str]] = probe.get("units") or {}
+    services: dict[str, dict[str, Any]] = {}
+    for name, unit in units.items():
+        if name.endswith(".service"):
+            services[name] = {
+                "unit_file": unit_files.get(name),
+                "active": unit["active"],
+                "sub": unit["sub"],
+            }
+    for name, state in unit_files.items():
+        if name.endswith(".service") and "@." not in name and name not in services:
+            services[name] = {"unit_file": state, "active": None, "sub": None}
+    facts["systemd"] = {
+        "state": probe.get("systemd-state"),
+        "services": dict(sorted(services.items())),
+        "failed": sorted(probe.get("failed-units") or []),
+    }
+    facts["unit_file_states"] = dict(sorted(unit_files.items()))
+    facts["socket_activated"] = sorted(
+        {s for row in probe.get("socket-units") or [] for s in row["activates"]}
+    )
+    facts["timer_activated"] = sorted(
+        {s for row in probe.get("timer-units") or [] for s in row["activates"]}
+    )
+
+
+def _clean_path(path: str) -> str:
+    return posixpath.normpath(path) if path.startswith("/") else path
+
+
+def _mounts(facts: dict[str, Any], probe: _Probe) -> None:
+    if not (probe.has("fstab") and probe.has("mounts")):
+        return
+    fstab = probe.values["fstab"]
+    invalid = fstab["invalid_lines"]
+    if invalid:
+        message = f"{len(invalid)} line(s) with fewer than 3 fields, e.g. {invalid[0][:60]!r}"
+        probe.errors.append({"section": "fstab", "message": message})
+        probe.ok.remove("fstab")
+    mounted = {_clean_path(m["file"]) for m in probe.values["mounts"]}
+    in_fstab = set()
+    not_mounted = []
+    for entry in fstab["entries"]:
+        target = _clean_path(entry["file"])
+        in_fstab.add(target)
+        if entry["vfstype"] == "swap" or not target.startswith("/"):
+            continue
+        if any(
+            opt == flag or opt.startswith(flag + "=")
+            for opt in entry["options"]
+            for flag in NOT_WAITED_FOR
+        ):
+            continue
+        if target not in mounted:
+            not_mounted.append(target)
+    not_in_fstab = []
+    # A host with an empty fstab mounts through systemd units or a container runtime.
+    uses_fstab = bool(fstab["entries"])
+    for mount in probe.values["mounts"] if uses_fstab else []:
+        target = _clean_path(mount["file"])
+        if (
+            mount["vfstype"] in PSEUDO_FILESYSTEMS
+            or mount["vfstype"].startswith("fuse.")
+            or target in in_fstab
+            or target == "/"
+            or target in CONTAINER_FILE_MOUNTS
+            or target.startswith(IGNORED_MOUNT_PREFIXES)
+            or (mount["vfstype"] == "squashfs" or "/snap/" in target)
+        ):
+            continue
+        if target not in not_in_fstab:
+            not_in_fstab.append(target)
+    facts["mounts_drift"] = {
+        "not_mounted": sorted(set(not_mounted)),
+        "not_in_fstab": sorted(not_in_fstab),
+    }
+
+
+def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
+    if not (probe.has("sysctl-persisted") and probe.has("sysctl-runtime")):
+        return
+    if facts["systemd"]["state"] == "offline":
+        return  # a container without an init: nothing applies sysctl.d at its start
+    persisted: dict[str, dict[str, Any]] = probe.values["sysctl-persisted"]
+    runtime: dict[str, str] = probe.values["sysctl-runtime"]
+    expected: dict[str, str] = {}
+    # Glob assignments apply to every matching key; an explicit assignment of a key wins.
+    shielded = {key for key, setting in persisted.items() if setting["value"] is None}
+    for key, setting in persisted.items():
+        if setting["glob"] and setting["value"] is not None:
+            for runtime_key in fnmatch.filter(runtime, key):
+                if runtime_key not in shielded:
+                    expected[runtime_key] = setting["value"]
+    for key, setting in persisted.items():
+        if not setting["glob"] and setting["value"] is not None:
+            expected[key] = setting["value"]
+    drift = []
+    for key in sorted(expected):
+        if key in runtime and runtime[key] != expected[key]:
+            drift.append({"key": key, "persisted": expected[key], "runtime": runtime[key]})
+    facts["sysctl_drift"] = drift

@@ -1,0 +1,238 @@
+"""Inventory (hosts, redundancy groups), their current facts, audits, findings and boots."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from fleet.capacity import resolve_max_unavailable, validate_max_unavailable
+
+
+class RedundancyGroup(models.Model):
+    """Hosts that serve the same thing: never take more than `max_unavailable` down at once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    max_unavailable = models.CharField(
+        max_length=10,
+        default="1",
+        validators=[validate_max_unavailable],
+        help_text="Hosts allowed down at once: a count (2) or a percentage of the group (25%).",
+    )
+    max_uptime_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides MAX_UPTIME_DAYS for this group's hosts."
+    )
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allowed_down(self, size: int) -> int:
+        return resolve_max_unavailable(self.max_unavailable, size)
+
+
+class Host(models.Model):
+    class KeyState(models.TextChoices):
+        UNKNOWN = "unknown", "No key seen"
+        OFFERED = "offered", "Key seen, awaiting acceptance"
+        PINNED = "pinned", "Pinned"
+        CHANGED = "changed", "Key changed: blocked"
+
+    class AuditStatus(models.TextChoices):
+        IDLE = "idle", "Idle"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+
+    # --- inventory ---
+    name = models.CharField(max_length=253, unique=True)
+    address = models.CharField(max_length=255, help_text="DNS name or IP address for SSH.")
+    port = models.PositiveIntegerField(default=22)
+    ssh_user = models.CharField(max_length=64, default="root")
+    bastion = models.CharField(
+        max_length=255, blank=True, help_text="Optional jump host: [user@]host[:port]."
+    )
+    labels = models.JSONField(default=list, blank=True, help_text='List of "key=value" strings.')
+    enabled = models.BooleanField(default=True, help_text="Off: cordoned, never audited nor rebooted.")
+    groups = models.ManyToManyField(RedundancyGroup, related_name="hosts", blank=True)
+
+    # --- SSH host key pinning (never trust on first use without an operator) ---
+    host_key_type = models.CharField(max_length=64, blank=True)
+    host_key = models.TextField(blank=True, help_text="Base64 public key blob.")
+    host_key_state = models.CharField(
+        max_length=10, choices=KeyState.choices, default=KeyState.UNKNOWN, db_index=True
+    )
+    offered_key_type = models.CharField(max_length=64, blank=True)
+    offered_key = models.TextField(blank=True)
+    key_offered_at = models.DateTimeField(null=True, blank=True)
+
+    ingest_token_hash = models.CharField(max_length=64, blank=True)
+
+    # --- current facts, denormalised for fast lists ---
+    facts = models.JSONField(default=dict, blank=True)
+    os_id = models.CharField(max_length=64, blank=True, db_index=True)
+    os_version = models.CharField(max_length=64, blank=True)
+    os_pretty = models.CharField(max_length=200, blank=True)
+    booted_kernel = models.CharField(max_length=200, blank=True, db_index=True)
+    newest_kernel = models.CharField(max_length=200, blank=True)
+    default_kernel = models.CharField(max_length=200, blank=True)
+    boot_id = models.CharField(max_length=64, blank=True)
+    booted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reboot_required = models.BooleanField(null=True, blank=True)
+    needs_reboot = models.BooleanField(default=False, db_index=True)
+    kernel_pending = models.BooleanField(default=False)
+    livepatch_provider = models.CharField(max_length=40, blank=True)
+    livepatch_state = models.CharField(max_length=40, blank=True)
+    systemd_state = models.CharField(max_length=40, blank=True)
+    reachable = models.BooleanField(null=True, blank=True)
+    last_audit_at = models.DateTimeField(null=True, blank=True)
+    last_audit_ok_at = models.DateTimeField(null=True, blank=True)
+    last_verified_reboot_at = models.DateTimeField(null=True, blank=True)
+    audit_status = models.CharField(
+        max_length=10, choices=AuditStatus.choices, default=AuditStatus.IDLE
+    )
+    audit_requested_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("operate_fleet", "Operate: rollouts, approvals, acknowledgements, audits, host keys"),
+            ("administer_fleet", "Administer: policies, schedules, inventory and tokens"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("fleet:host", args=[self.name])
+
+    @property
+    def uptime(self):
+        return timezone.now() - self.booted_at if self.booted_at else None
+
+    @property
+    def label_pairs(self) -> list[tuple[str, str]]:
+        return [tuple(label.split("=", 1)) if "=" in label else (label, "") for label in self.labels]
+
+    def new_ingest_token(self) -> str:
+        """Make a push token for this host; only its hash is stored."""
+        token = secrets.token_urlsafe(32)
+        self.ingest_token_hash = hashlib.sha256(token.encode()).hexdigest()
+        return token
+
+    def check_ingest_token(self, token: str) -> bool:
+        if not self.ingest_token_hash or not token:
+            return False
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return secrets.compare_digest(digest, self.ingest_token_hash)
+
+
+class ProbeOutput(models.Model):
+    """The raw output of the latest probe, kept per host for debugging."""
+
+    host = models.OneToOneField(Host, on_delete=models.CASCADE, related_name="probe_output")
+    text = models.TextField(blank=True)
+    truncated = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, default="ssh")
+    collected_at = models.DateTimeField(default=timezone.now)
+
+
+class Audit(models.Model):
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        PARTIAL = "partial", "Parsed with errors"
+        UNREACHABLE = "unreachable", "Unreachable"
+        HOST_KEY = "host-key", "Host key not trusted"
+        ERROR = "error", "Error"
+
+    class Source(models.TextChoices):
+        SSH = "ssh", "SSH"
+        PUSH = "push", "Pushed by the host"
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="audits")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    source = models.CharField(max_length=6, choices=Source.choices, default=Source.SSH)
+    message = models.TextField(blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["host", "-started_at"])]
+
+
+class Finding(models.Model):
+    class Severity(models.TextChoices):
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+        INFO = "info", "Info"
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=40, db_index=True)
+    subject = models.CharField(max_length=300, blank=True)
+    severity = models.CharField(max_length=6, choices=Severity.choices, db_index=True)
+    detail = models.TextField(blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    ack_note = models.TextField(blank=True)
+    ack_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["host__name", "kind", "subject"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_finding_per_subject",
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "severity", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.host_id}:{self.kind}:{self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def is_acknowledged(self) -> bool:
+        if self.acknowledged_at is None:
+            return False
+        return self.ack_expires_at is None or self.ack_expires_at > timezone.now()
+
+
+class BootRecord(models.Model):
+    """One row per observed boot (boot_id): the compliance history of a host."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="boots")
+    boot_id = models.CharField(max_length=64)
+    booted_at = models.DateTimeField(null=True, blank=True)
+    kernel = models.CharField(max_length=200, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    verified_by_rollout = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-booted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "boot_id"], name="one_record_per_boot")
+        ]

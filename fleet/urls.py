@@ -1,0 +1,18 @@
+from django.urls import path
+
+from fleet.views import drift, fleet, host, inventory
+
+app_name = "fleet"
+
+urlpatterns = [
+    path("", fleet.index, name="index"),
+    path("audit/", fleet.audit, name="audit"),
+    path("hosts/<str:name>/", host.host_detail, name="host"),
+    path("hosts/<str:name>/audit/", host.host_audit, name="host-audit"),
+    path("hosts/<str:name>/accept-key/", host.accept_key, name="host-accept-key"),
+    path("drift/", drift.drift, name="drift"),
+    path("findings/bulk/", drift.bulk, name="findings-bulk"),
+    path("findings/<int:pk>/acknowledge/", drift.acknowledge, name="finding-acknowledge"),
+    path("findings/<int:pk>/unacknowledge/", drift.unacknowledge, name="finding-unacknowledge"),
+    path("admin-tools/inventory/", inventory.upload, name="inventory-upload"),
+]

@@ -1,0 +1,21 @@
+"""Faults a lab host can be given, and when each one acts."""
+
+from __future__ import annotations
+
+# Act at the next boot.
+BOOT_FAULTS = {
+    "never-returns": "the host goes down on reboot and stays down until the fault is cleared",
+    "slow-boot": "the boot takes six times its usual time",
+    "boots-old-kernel": "the boot runs the kernel before the default one",
+    "degraded": "an enabled service fails after the boot (systemd says degraded)",
+    "host-key-changes": "the host comes back with a new SSH host key",
+}
+# Act at once, on every connection.
+CONNECTION_FAULTS = {
+    "refuses-ssh": "connections are refused (the SSH port is closed)",
+    "hangs": "connections are accepted but the SSH handshake never starts",
+    "garbage": "probe output comes back corrupted",
+    "flapping": "every other connection is dropped, starting with the next one",
+    "unhealthy": "the lab-health command fails",
+}
+FAULTS = {**BOOT_FAULTS, **CONNECTION_FAULTS}

@@ -1,0 +1,1 @@
+"""Prometheus metrics for the fleet and the reboot engine, computed from the database per scrape."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RebootsConfig(AppConfig):
+    name = "reboots"
+    verbose_name = "Reboots"

@@ -1,0 +1,31 @@
+"""Write to the audit log. Every operator action and engine transition lands here."""
+
+from django.db import models
+
+from reboots.models import Event
+
+
+def record(
+    actor,
+    verb: str,
+    target: models.Model | None = None,
+    detail: str = "",
+    *,
+    host=None,
+    data: dict | None = None,
+    **extra,
+) -> Event:
+    """Append one event. `actor` is a user, or None for the system (the engine, beat)."""
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return Event.objects.create(
+        actor=actor if is_user else None,
+        actor_name=actor.get_username() if is_user else "system",
+        verb=verb,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:300] if target is not None else "",
+        host=host,
+        detail=detail,
+        data=data or {},
+        **extra,
+    )

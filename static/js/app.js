@@ -1,0 +1,74 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  // <time datetime> values are rendered in UTC; add the viewer's local time to the tooltip.
+  function localiseTimes(root) {
+    root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      el.dataset.local = "1";
+      var local = when.toLocaleString(undefined, {
+        year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+      });
+      el.title = (el.title ? el.title + "\n" : "") + local;
+    });
+  }
+
+  // "Select all" checkboxes: <input type="checkbox" data-check-all="host"> toggles name="host".
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[data-check-all]")) return;
+    var table = box.closest("table") || document;
+    var name = box.getAttribute("data-check-all");
+    table.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (el) {
+      el.checked = box.checked;
+    });
+  });
+
+  // Keep pushed URLs short and shareable: drop empty filter fields from GET requests.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get") return;
+    var params = event.detail.parameters;
+    Object.keys(params).forEach(function (key) {
+      if (params[key] === "") delete params[key];
+    });
+  });
+
+  // A failed htmx request must not fail silently: say what happened.
+  function showRequestError(text) {
+    var el = document.getElementById("request-error");
+    if (!el) return;
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(showRequestError.timer);
+    showRequestError.timer = setTimeout(function () { el.hidden = true; }, 8000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    var reason = status === 403 ? "you are not allowed to do that" : "the server answered " + status;
+    showRequestError("Request failed: " + reason + ".");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showRequestError("Request failed: the server could not be reached.");
+  });
+
+  // Close an open <details> menu when clicking elsewhere or pressing Escape.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary) summary.focus();
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
+  document.addEventListener("htmx:afterSettle", function () { localiseTimes(document); });
+})();

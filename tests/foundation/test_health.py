@@ -1,0 +1,28 @@
+import pytest
+
+
+def test_it_answers_healthz_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_it_reports_ready_when_database_and_broker_answer(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_it_reports_unready_when_the_broker_is_unreachable(client, settings):
+    from config.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert any(problem.startswith("broker:") for problem in response.json()["problems"])

@@ -1,0 +1,160 @@
+"""Webhooks (a real HTTP receiver on loopback) and controller-side commands (real processes)."""
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import time_machine
+
+from reboots import commands, engine, notify
+from reboots.models import Notification
+
+
+class Receiver:
+    """A webhook endpoint that records bodies and answers with the statuses it is given."""
+
+    def __init__(self, statuses=(200,)):
+        self.bodies: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                status = (
+                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                )
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(statuses=(200,)):
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_celery(settings):
+    settings.REBOOTS_NOTIFY_VIA_CELERY = False
+
+
+def test_it_posts_a_slack_compatible_body_when_a_rollout_pauses(
+    receiver, make_host, make_policy, make_rollout, operator
+):
+    hook = receiver()
+    rollout = make_rollout([make_host("a")], make_policy(webhook_url=hook.url))
+    engine.pause_rollout(
+        rollout, operator, "checking graphs", kind="operator", now=rollout.created_at
+    )
+    assert notify.deliver_due() == 1
+    (body,) = hook.bodies
+    assert body["event"] == "paused"
+    assert body["text"] == f"[Rebootable] patch tuesday (#{rollout.pk}): paused: checking graphs"
+    assert body["rollout"] == {"id": rollout.pk, "name": "patch tuesday", "state": "paused"}
+    assert Notification.objects.get().state == Notification.State.SENT
+
+
+def test_it_retries_a_failing_webhook_with_growing_delays_then_gives_up(
+    receiver, make_host, make_policy, make_rollout
+):
+    hook = receiver(statuses=(500,))
+    rollout = make_rollout([make_host("a")], make_policy(webhook_url=hook.url))
+    row = notify.emit(rollout, "failed", "a failed")
+    delays = []
+    with time_machine.travel(row.next_try_at, tick=False) as clock:
+        for _ in range(notify.MAX_TRIES):
+            delay = notify.deliver(row.pk)
+            if delay is None:
+                break
+            delays.append(delay)
+            assert notify.deliver(row.pk) is None  # not due yet: nothing is sent early
+            clock.shift(timedelta(seconds=delay + 1))
+    row.refresh_from_db()
+    assert row.state == Notification.State.GAVE_UP
+    assert row.tries == notify.MAX_TRIES == len(hook.bodies)
+    assert "HTTP Error 500" in row.last_error
+    assert len(delays) == notify.MAX_TRIES - 1
+    assert delays[0] < delays[3] < delays[-1] <= 900 * 1.2
+
+
+def test_it_delivers_once_the_receiver_recovers(receiver, make_host, make_policy, make_rollout):
+    hook = receiver(statuses=(503, 200))
+    rollout = make_rollout([make_host("a")], make_policy(webhook_url=hook.url))
+    row = notify.emit(rollout, "completed", "done")
+    delay = notify.deliver(row.pk)
+    with time_machine.travel(row.next_try_at + timedelta(seconds=delay + 1), tick=False):
+        assert notify.deliver(row.pk) is None
+    row.refresh_from_db()
+    assert row.state == Notification.State.SENT and row.tries == 2
+
+
+def test_it_writes_no_notification_without_a_webhook(make_host, make_policy, make_rollout):
+    rollout = make_rollout([make_host("a")], make_policy())
+    assert notify.emit(rollout, "completed", "done") is None
+
+
+# --- commands on the controller ----------------------------------------------------------------
+
+
+class FakeHost:
+    def __init__(self, name, address="10.0.0.7"):
+        self.name, self.address = name, address
+
+
+def spec(command, timeout=5):
+    return {"name": "drain", "command": command, "where": "controller", "timeout": timeout}
+
+
+def test_it_passes_the_host_name_to_a_controller_command_as_an_environment_variable():
+    outcome = commands.run(
+        spec('test "$REBOOTABLE_HOST" = web-1 && echo "$REBOOTABLE_ADDRESS"'), FakeHost("web-1")
+    )
+    assert outcome.ok and outcome.output == "10.0.0.7"
+
+
+def test_it_never_lets_a_hostile_host_name_run_as_shell_code(tmp_path):
+    marker = tmp_path / "pwned"
+    outcome = commands.run(spec('echo "draining $REBOOTABLE_HOST"'), FakeHost(f"x; touch {marker}"))
+    assert outcome.ok
+    assert not marker.exists()
+    assert outcome.output == f"draining x; touch {marker}"
+
+
+def test_it_reports_a_failing_command_with_its_output():
+    outcome = commands.run(spec("echo 'backend still has 3 sessions' >&2; exit 3"), FakeHost("a"))
+    assert not outcome.ok
+    assert outcome.describe() == "drain on the controller exited 3: backend still has 3 sessions"
+
+
+def test_it_kills_a_command_and_its_children_at_the_timeout(tmp_path):
+    marker = tmp_path / "late"
+    began = time.monotonic()
+    outcome = commands.run(spec(f"sleep 5 & sleep 5; touch {marker}", timeout=0.5), FakeHost("a"))
+    assert time.monotonic() - began < 3
+    assert not outcome.ok and outcome.error == "timed out after 0.5s"
+    time.sleep(0.2)
+    assert not marker.exists()

@@ -1,0 +1,137 @@
+"""The verification rules of DESIGN.md, one behaviour per test."""
+
+from reboots.verification import BootState, verify
+
+RUNNING = {"active": "active", "sub": "running"}
+
+
+def service(unit_file: str, **state) -> dict:
+    return {"unit_file": unit_file, **(state or RUNNING)}
+
+
+BEFORE = BootState(
+    boot_id="11111111-aaaa",
+    kernel="5.15.0-89-generic",
+    system_state="running",
+    services={
+        "ssh.service": service("enabled"),
+        "nginx.service": service("disabled"),
+        "cron.service": service("enabled"),
+        "getty@tty1.service": service("static"),
+        "apt-daily.service": service("static", active="inactive", sub="dead"),
+    },
+    failed_units=(),
+)
+
+
+def after(**changes) -> BootState:
+    values = {
+        "boot_id": "22222222-bbbb",
+        "kernel": "5.15.0-91-generic",
+        "system_state": "running",
+        "services": {name: dict(info) for name, info in BEFORE.services.items()},
+        "failed_units": (),
+    }
+    values.update(changes)
+    return BootState(**values)
+
+
+def test_it_passes_a_host_that_came_back_the_same_on_the_expected_kernel():
+    verdict = verify(BEFORE, after(), expected_kernel="5.15.0-91-generic")
+    assert verdict.ok, verdict.failures
+    assert verdict.warnings == []
+
+
+def test_it_fails_a_host_whose_boot_id_did_not_change():
+    verdict = verify(BEFORE, after(boot_id=BEFORE.boot_id))
+    assert verdict.failures == ["the host did not reboot: boot_id is still 11111111-aaaa"]
+
+
+def test_it_fails_a_host_that_booted_another_kernel_than_expected():
+    verdict = verify(BEFORE, after(kernel="5.15.0-89-generic"), expected_kernel="5.15.0-91-generic")
+    assert verdict.failures == [
+        "the host runs kernel 5.15.0-89-generic after the reboot; expected 5.15.0-91-generic, "
+        "the default boot kernel before the reboot"
+    ]
+
+
+def test_it_fails_a_degraded_host_that_was_running_before():
+    verdict = verify(BEFORE, after(system_state="degraded", failed_units=("cron.service",)))
+    assert any(
+        "says 'degraded' after the reboot (it was 'running' before)" in f for f in verdict.failures
+    )
+    assert any("cron.service" in f and "not failed before" in f for f in verdict.failures)
+
+
+def test_it_accepts_degraded_only_when_it_was_degraded_before_and_nothing_newly_failed():
+    degraded = BootState(
+        **{**BEFORE.__dict__, "system_state": "degraded", "failed_units": ("x.service",)}
+    )
+    same = verify(degraded, after(system_state="degraded", failed_units=("x.service",)))
+    assert same.ok and "as it did before the reboot" in same.warnings[0]
+    worse = verify(
+        degraded, after(system_state="degraded", failed_units=("x.service", "y.service"))
+    )
+    assert not worse.ok
+    assert any("y.service" in f for f in worse.failures)
+
+
+def test_it_fails_when_an_enabled_service_does_not_run_again():
+    services = after().services
+    services["cron.service"] = {"unit_file": "enabled", "active": "failed", "sub": "failed"}
+    verdict = verify(BEFORE, after(services=services))
+    assert verdict.failures == [
+        "cron.service was running before the reboot and is not running after it "
+        "(now failed/failed); it is started at boot (enabled)"
+    ]
+
+
+def test_it_fails_a_hand_started_service_that_did_not_come_back_in_words_an_sre_reads():
+    services = after().services
+    services["nginx.service"] = {"unit_file": "disabled", "active": "inactive", "sub": "dead"}
+    verdict = verify(BEFORE, after(services=services), not_started_at_boot={"nginx.service"})
+    assert verdict.failures == [
+        "nginx.service was running before the reboot and is not running after it; it was not "
+        "enabled at boot"
+    ]
+
+
+def test_it_only_warns_about_a_hand_started_service_acknowledged_before_the_reboot():
+    services = after().services
+    services["nginx.service"] = {"unit_file": "disabled", "active": "inactive", "sub": "dead"}
+    verdict = verify(
+        BEFORE,
+        after(services=services),
+        not_started_at_boot={"nginx.service"},
+        acknowledged={"nginx.service"},
+    )
+    assert verdict.ok
+    assert verdict.warnings == [
+        "nginx.service was running before the reboot and is not running after it; it was not "
+        "enabled at boot (acknowledged before the reboot)"
+    ]
+
+
+def test_it_lets_a_socket_activated_service_wait_idle_for_its_first_connection():
+    before = BootState(**{**BEFORE.__dict__, "services": {"cups.service": service("disabled")}})
+    idle = {"cups.service": {"unit_file": "disabled", "active": "inactive", "sub": "dead"}}
+    assert verify(before, after(services=idle), on_demand={"cups.service"}).ok
+    assert not verify(before, after(services=idle)).ok
+
+
+def test_it_ignores_services_that_were_not_running_before():
+    services = after().services
+    del services["apt-daily.service"]
+    assert verify(BEFORE, after(services=services)).ok
+
+
+def test_it_uses_the_flags_recorded_before_the_reboot():
+    before = BootState(
+        **{
+            **BEFORE.__dict__,
+            "services": {"app.service": {**service("enabled"), "started_at_boot": False}},
+        }
+    )
+    gone = {"app.service": {"unit_file": "enabled", "active": "inactive", "sub": "dead"}}
+    verdict = verify(before, after(services=gone))
+    assert verdict.failures[0].endswith("it was not enabled at boot")
