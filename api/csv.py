@@ -100,7 +100,9 @@ def serializer_columns(serializer_class: type[serializers.Serializer]) -> list[C
         elif isinstance(field, serializers.ManyRelatedField):
             slug = field.child_relation.slug_field
             read = _read_path(field.source_attrs)
-            columns.append(Column(name, lambda row, r=read, s=slug: [getattr(o, s) for o in r(row).all()]))
+            columns.append(
+                Column(name, lambda row, r=read, s=slug: [getattr(o, s) for o in r(row).all()])
+            )
         else:
             columns.append(Column(name, _read_path(field.source_attrs)))
     return columns
@@ -134,7 +136,9 @@ def csv_response(
 ) -> StreamingHttpResponse:
     """Stream `queryset` as a CSV download (prefetches run once per chunk)."""
     rows = queryset.iterator(chunk_size=chunk_size or DB_CHUNK_SIZE)
-    response = StreamingHttpResponse(iter_csv(columns, rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        iter_csv(columns, rows), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -7,10 +7,13 @@ ISO-8601 parameters: `<name>_after` and `<name>_before` (both inclusive).
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeRangeField
 from drf_spectacular.utils import extend_schema_field
 
 from fleet import stats
@@ -84,8 +87,24 @@ def _group_filter(field_name: str) -> filters.ModelChoiceFilter:
     )
 
 
-def _time_range(field_name: str, label: str) -> filters.IsoDateTimeFromToRangeFilter:
-    return filters.IsoDateTimeFromToRangeFilter(field_name=field_name, label=label)
+class _UtcRangeField(IsoDateTimeRangeField):
+    """Both ends converted to UTC here, so the database never sees an offset it rejects
+    (PostgreSQL refuses offsets beyond ±15:59) nor a year outside 1–9999."""
+
+    def compress(self, data_list):
+        try:
+            data_list = [None if v is None else v.astimezone(UTC) for v in data_list or []]
+        except OverflowError as exc:
+            raise forms.ValidationError("That time is out of range.", code="invalid") from exc
+        return super().compress(data_list)
+
+
+class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
+    field_class = _UtcRangeField
+
+
+def _time_range(field_name: str, label: str) -> TimeRangeFilter:
+    return TimeRangeFilter(field_name=field_name, label=label)
 
 
 class HostExportFilterSet(HostFilterSet):
@@ -203,9 +222,7 @@ class AttemptFilterSet(filters.FilterSet):
     wave = IdFilter(field_name="wave_id", label="Wave id")
     host = filters.CharFilter(field_name="host__name", label="Host name")
     group = _group_filter("host__groups")
-    state = StatesFilter(
-        choices=RebootAttempt.State.choices, label="State (repeatable)"
-    )
+    state = StatesFilter(choices=RebootAttempt.State.choices, label="State (repeatable)")
     started = _time_range("started_at", "Pre-flight began")
     ended = _time_range("ended_at", "Ended")
 

@@ -29,7 +29,10 @@ PUSH_RESULT = {
     "properties": {
         "host": {"type": "string"},
         "audit_id": {"type": "integer"},
-        "outcome": {"type": "string", "enum": ["ok", "partial", "unreachable", "host-key", "error"]},
+        "outcome": {
+            "type": "string",
+            "enum": ["ok", "partial", "unreachable", "host-key", "error"],
+        },
         "message": {"type": "string"},
         "errors": {
             "type": "array",
@@ -109,6 +112,26 @@ def _json_error(description: str, schema: str) -> dict:
     }
 
 
+# Integer bounds that Django takes from the database backend (SQLite: 64-bit everywhere;
+# PostgreSQL: 16/32/64-bit by column type). They are not part of the API's contract.
+BACKEND_MAXIMUMS = {2**15 - 1, 2**31 - 1, 2**63 - 1}
+BACKEND_MINIMUMS = {-(2**15), -(2**31), -(2**63)}
+
+
+def drop_backend_integer_ranges(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the same document whichever database generates it."""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for prop in component.get("properties", {}).values():
+            if prop.get("type") != "integer" or prop.get("maximum") not in BACKEND_MAXIMUMS:
+                continue
+            del prop["maximum"]
+            if prop.get("minimum") in BACKEND_MINIMUMS:
+                del prop["minimum"]
+            if prop.get("format") == "int64":
+                del prop["format"]
+    return result
+
+
 def add_error_responses(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: the errors every export endpoint may answer."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(
@@ -123,9 +146,13 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             elif paged:
                 responses.setdefault("404", _json_error("No such page or cursor.", "ErrorDetail"))
             if "{" not in path:
-                responses.setdefault("400", _json_error("A filter value is invalid.", "ValidationErrors"))
+                responses.setdefault(
+                    "400", _json_error("A filter value is invalid.", "ValidationErrors")
+                )
             responses.setdefault("401", _json_error("No or an invalid token.", "ErrorDetail"))
-            responses.setdefault("403", _json_error("The user's role may not read this.", "ErrorDetail"))
+            responses.setdefault(
+                "403", _json_error("The user's role may not read this.", "ErrorDetail")
+            )
     return result
 
 
@@ -133,7 +160,9 @@ def add_probe_push(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: document POST /api/v1/hosts/{name}/probe."""
     result.setdefault("paths", {})[PROBE_PUSH_PATH] = PROBE_PUSH
     components = result.setdefault("components", {})
-    components.setdefault("schemas", {}).update({"PushResult": PUSH_RESULT, "PushError": PUSH_ERROR})
+    components.setdefault("schemas", {}).update(
+        {"PushResult": PUSH_RESULT, "PushError": PUSH_ERROR}
+    )
     components.setdefault("securitySchemes", {})["ingestToken"] = {
         "type": "http",
         "scheme": "bearer",
@@ -143,8 +172,20 @@ def add_probe_push(result: dict, generator, request, public) -> dict:
     return result
 
 
+CSV_NOTE = (
+    "Also as CSV, streamed, with the same filters: add `format=csv`, or use the `export.csv` "
+    "endpoint beside this one."
+)
+
+
 class ReportingSchema(AutoSchema):
-    """Operation ids by resource (`hosts_list`, `hosts_export`), not by URL spelling."""
+    """Operation ids by resource (`hosts_list`, `hosts_export`); lists mention their CSV."""
+
+    def get_description(self) -> str:
+        description = super().get_description()
+        if getattr(self.view, "action", None) == "list":
+            return f"{description}\n\n{CSV_NOTE}" if description else CSV_NOTE
+        return description
 
     def get_operation_id(self) -> str:
         if getattr(self.view, "action", None) == "export":

@@ -17,7 +17,9 @@ UNPROCESSABLE = 422
 
 
 class TokenActionForm(forms.Form):
-    action = forms.ChoiceField(choices=[("create", "Create"), ("rotate", "Rotate"), ("revoke", "Revoke")])
+    action = forms.ChoiceField(
+        choices=[("create", "Create"), ("rotate", "Rotate"), ("revoke", "Revoke")]
+    )
     user = forms.ModelChoiceField(
         queryset=get_user_model()._default_manager.filter(is_active=True),
         to_field_name="username",
@@ -61,5 +63,3 @@ def tokens(request: HttpRequest) -> HttpResponse:
         return _page(request, form=form, status=UNPROCESSABLE)
     # The key is shown once, in this response: never put it in a message (a cookie).
     return _page(request, new_token=token)
-
-

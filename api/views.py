@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
@@ -41,10 +41,6 @@ from fleet.models import BootRecord, Finding, Host, RedundancyGroup
 from reboots.models import Event, RebootAttempt, Rollout, Wave
 
 CSV_ACTIONS = ("list", "export")
-CSV_NOTE = (
-    "Also as CSV, streamed, with the same filters: add `format=csv`, or use the `export.csv` "
-    "endpoint beside this one."
-)
 
 
 def _count(model, fk: str, **conditions) -> Coalesce:
@@ -123,7 +119,6 @@ class ReportingViewSet(ReadOnlyModelViewSet):
         return csv_response(f"rebootable-{self.export_name}-{stamp}.csv", columns, queryset)
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class HostViewSet(ReportingViewSet):
     """Hosts with their current facts. Sort with `sort` (the Fleet page's sort keys)."""
 
@@ -155,7 +150,6 @@ class HostViewSet(ReportingViewSet):
         return stats.with_over_policy(hosts, policy).prefetch_related("groups")
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class GroupViewSet(ReportingViewSet):
     """Redundancy groups."""
 
@@ -174,14 +168,8 @@ class GroupViewSet(ReportingViewSet):
         )
 
 
-@extend_schema_view(
-    list=extend_schema(
-        description="Findings; without `state`, the unresolved ones (open and acknowledged). "
-        + CSV_NOTE
-    )
-)
 class FindingViewSet(ReportingViewSet):
-    """Drift findings."""
+    """Drift findings. Without `state`, the unresolved ones (open and acknowledged)."""
 
     queryset = Finding.objects.all()
     serializer_class = serializers.FindingSerializer
@@ -197,7 +185,6 @@ class FindingViewSet(ReportingViewSet):
         )
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class BootViewSet(ReportingViewSet):
     """Boot history: one record per observed boot of a host."""
 
@@ -213,7 +200,6 @@ class BootViewSet(ReportingViewSet):
         return BootRecord.objects.annotate(host_name=F("host__name"))
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class RolloutViewSet(ReportingViewSet):
     """Reboot rollouts, with their hosts counted by outcome."""
 
@@ -238,7 +224,6 @@ class RolloutViewSet(ReportingViewSet):
         )
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class WaveViewSet(ReportingViewSet):
     """Waves of rollouts."""
 
@@ -256,7 +241,6 @@ class WaveViewSet(ReportingViewSet):
         )
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class AttemptViewSet(ReportingViewSet):
     """Per-host reboot attempts."""
 
@@ -273,13 +257,10 @@ class AttemptViewSet(ReportingViewSet):
             host_name=F("host__name"), wave_number=F("wave__index") + 1
         )
         if self.action != "retrieve":
-            attempts = attempts.defer(
-                "services_before", "services_after", "log", "held_findings"
-            )
+            attempts = attempts.defer("services_before", "services_after", "log", "held_findings")
         return attempts
 
 
-@extend_schema_view(list=extend_schema(description=CSV_NOTE))
 class EventViewSet(ReportingViewSet):
     """The audit log: who did what, when (operators and the engine)."""
 

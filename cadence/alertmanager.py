@@ -95,9 +95,7 @@ class Alertmanager:
                     starts_at=str(row.get("startsAt") or ""),
                     state=str(status.get("state") or "active"),
                     silenced_by=tuple(status.get("silencedBy") or ()),
-                    annotations={
-                        str(k): str(v) for k, v in (row.get("annotations") or {}).items()
-                    },
+                    annotations={str(k): str(v) for k, v in (row.get("annotations") or {}).items()},
                 )
             )
         return alerts

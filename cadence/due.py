@@ -110,6 +110,7 @@ class Limits:
 
     def over_q(self, lead_days: int = 0) -> Q:
         """Uptime past the limit (or within `lead_days` of it)."""
+
         def older_than(days: int) -> Q:
             return Q(booted_at__lt=self.now - timedelta(days=max(days - lead_days, 0)))
 
@@ -144,20 +145,14 @@ def needs_attention_q(now: datetime) -> Q:
     holding = Finding.objects.filter(host=OuterRef("pk"), resolved_at__isnull=True).filter(
         (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
     )
-    return (
-        Q(reachable=False)
-        | ~Q(host_key_state=Host.KeyState.PINNED)
-        | Q(Exists(holding))
-    )
+    return Q(reachable=False) | ~Q(host_key_state=Host.KeyState.PINNED) | Q(Exists(holding))
 
 
 def busy_q() -> Q:
     """Hosts already in an open attempt of any rollout."""
     return Q(
         Exists(
-            RebootAttempt.objects.filter(
-                host=OuterRef("pk"), state__in=RebootAttempt.OPEN_STATES
-            )
+            RebootAttempt.objects.filter(host=OuterRef("pk"), state__in=RebootAttempt.OPEN_STATES)
         )
     )
 

@@ -139,8 +139,11 @@ def _store(gate, subject, is_open, reason, detail, now, previous) -> GateState:
         values["changed_at"] = now
     try:
         with transaction.atomic():
-            state, created = GateState.objects.update_or_create(
-                gate=gate, subject=subject, defaults=values, create_defaults=values | {"changed_at": now}
+            state, _ = GateState.objects.update_or_create(
+                gate=gate,
+                subject=subject,
+                defaults=values,
+                create_defaults=values | {"changed_at": now},
             )
     except IntegrityError:  # another worker stored it first: ours is as fresh
         GateState.objects.filter(gate=gate, subject=subject).update(**values)
@@ -258,17 +261,22 @@ def _expire(row: AlertSilence, now: datetime) -> bool:
         AlertSilence.objects.filter(pk=row.pk).update(error=str(exc)[:2000])
         log.warning("could not expire silence %s: %s", row.silence_id, exc)
         return False
-    return AlertSilence.objects.filter(pk=row.pk, expired_at__isnull=True).update(
-        expired_at=now, error=""
-    ) == 1
+    return (
+        AlertSilence.objects.filter(pk=row.pk, expired_at__isnull=True).update(
+            expired_at=now, error=""
+        )
+        == 1
+    )
 
 
 def expire_silence(attempt: RebootAttempt) -> int:
     """Expire every open silence of the attempt; returns how many were expired now."""
     now = clock.now()
-    rows = AlertSilence.objects.filter(
-        attempt=attempt, expired_at__isnull=True
-    ).exclude(silence_id="").select_related("gate")
+    rows = (
+        AlertSilence.objects.filter(attempt=attempt, expired_at__isnull=True)
+        .exclude(silence_id="")
+        .select_related("gate")
+    )
     return sum(_expire(row, now) for row in rows)
 
 

@@ -99,7 +99,7 @@ def _unquote(raw: str, item: str) -> str:
             following = next(chars, "")
             out.append({"n": "\n", "t": "\t"}.get(following, following))
         elif char == '"':
-            raise MatcherError(f"{item!r}: escape a quote inside a value as \\\"")
+            raise MatcherError(f'{item!r}: escape a quote inside a value as \\"')
         else:
             out.append(char)
     return "".join(out)
@@ -125,7 +125,7 @@ def parse_one(item: str) -> Matcher:
             except re.error as exc:
                 raise MatcherError(f"{item!r}: not a regular expression ({exc})") from None
         return matcher
-    raise MatcherError(f"{item!r}: write a matcher as name=\"value\" (or !=, =~, !~)")
+    raise MatcherError(f'{item!r}: write a matcher as name="value" (or !=, =~, !~)')
 
 
 def parse(text: str) -> list[Matcher]:

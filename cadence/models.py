@@ -86,11 +86,9 @@ class RebootSchedule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.lead_days is not None and self.max_uptime_days is not None:
-            if self.lead_days >= self.max_uptime_days:
-                raise ValidationError(
-                    {"lead_days": "the lead must be shorter than the maximum uptime"}
-                )
+        lead, limit = self.lead_days, self.max_uptime_days
+        if lead is not None and limit is not None and lead >= limit:
+            raise ValidationError({"lead_days": "the lead must be shorter than the maximum uptime"})
 
 
 class ScheduleRollout(models.Model):
@@ -106,6 +104,9 @@ class ScheduleRollout(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} → rollout {self.rollout_id}"
 
 
 class FreezePeriod(models.Model):
@@ -154,13 +155,18 @@ class FreezePeriod(models.Model):
 class FreezeOverride(models.Model):
     """An admin let one rollout reboot through freeze periods, with a recorded reason."""
 
-    rollout = models.OneToOneField(Rollout, on_delete=models.CASCADE, related_name="freeze_override")
+    rollout = models.OneToOneField(
+        Rollout, on_delete=models.CASCADE, related_name="freeze_override"
+    )
     reason = models.TextField()
     until = models.DateTimeField(null=True, blank=True, help_text="Empty: until the rollout ends.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"freeze override for rollout {self.rollout_id}"
 
 
 class Gate(models.Model):
@@ -180,14 +186,15 @@ class Gate(models.Model):
     matchers = models.TextField(
         blank=True,
         validators=[validate_matchers],
-        help_text='Alertmanager: hold while alerts matching all of these fire, e.g. '
-        'severity="critical", cluster=~"prod.*". {host} makes it a per-host gate.',
+        help_text="Alertmanager: hold while alerts matching all of these fire, e.g. "
+        'severity="critical", cluster=~"prod.*". {host} makes it a per-host gate. '
+        "Empty: the gate holds nothing and only opens silences.",
     )
     silence_matchers = models.TextField(
         blank=True,
         validators=[validate_matchers],
-        help_text='Alertmanager: silence these while a host reboots, e.g. instance=~"{host}(:.*)?". '
-        "Empty: no silences.",
+        help_text="Alertmanager: silence these while a host reboots, e.g. "
+        'instance=~"{host}(:.*)?". Empty: no silences.',
     )
     timeout_seconds = models.FloatField(default=5.0, validators=[MinValueValidator(0.1)])
     enabled = models.BooleanField(default=True)
@@ -233,8 +240,10 @@ class Gate(models.Model):
             parsed = matchers.parse(self.silence_matchers)
             if not matchers.mentions_host(parsed):
                 raise ValidationError(
-                    {"silence_matchers": "name the host with {host}, or the silence would mute "
-                     "every host's alerts"}
+                    {
+                        "silence_matchers": "name the host with {host}, or the silence would mute "
+                        "every host's alerts"
+                    }
                 )
 
     @property
@@ -273,6 +282,9 @@ class GateState(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["gate", "subject"], name="one_state_per_gate_subject")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.gate_id}:{self.subject or 'wave'} {'open' if self.is_open else 'closed'}"
 
 
 class AlertSilence(models.Model):

@@ -60,7 +60,7 @@ def request(
         except OSError:
             body = b""
         return Answer(exc.code, body)
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise OutboundError(f"{url} did not answer within {timeout:g}s") from exc
     except urllib.error.URLError as exc:
         reason = exc.reason

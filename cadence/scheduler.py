@@ -97,9 +97,7 @@ def run_schedules(now: datetime | None = None) -> list[Outcome]:
 def run_schedule(schedule_id: int, now: datetime) -> Outcome | None:
     with transaction.atomic():
         schedule = (
-            RebootSchedule.objects.select_for_update()
-            .filter(pk=schedule_id, enabled=True)
-            .first()
+            RebootSchedule.objects.select_for_update().filter(pk=schedule_id, enabled=True).first()
         )
         if schedule is None:
             return None

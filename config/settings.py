@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS.update(
         },
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
+            "api.schema.drop_backend_integer_ranges",
             "api.schema.add_error_responses",
             "api.schema.add_probe_push",
         ],
@@ -277,4 +278,9 @@ for _network in METRICS_ALLOWED_IPS:
     try:
         ipaddress.ip_network(_network, strict=False)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an IP network") from exc
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network"
+        ) from exc
+
+# Django 6 makes https the default scheme of URL form fields; opt in now.
+FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -20,5 +20,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("reports/", reports.index, name="reports"),
     path("rollouts/", include("reboots.urls")),
+    path("cadence/", include("cadence.urls")),
     path("", include("fleet.urls")),
 ]

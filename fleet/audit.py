@@ -192,12 +192,15 @@ def audit_chunk(
         summary.collect_seconds = collect_seconds
         return summary
     finally:
-        # Even if persistence failed, no host may stay "running" forever.
-        Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.IDLE)
+        # Even if persistence failed, no host may stay "running" forever; a host queued again
+        # meanwhile ("Audit now" during this run) stays queued for the task that follows.
+        Host.objects.filter(
+            pk__in=[h.pk for h in hosts], audit_status=Host.AuditStatus.RUNNING
+        ).update(audit_status=Host.AuditStatus.IDLE)
 
 
 def request_audit(host_ids: Iterable[int], user) -> list[int]:
-    """ "Audit now": mark hosts queued, record who asked, enqueue once the transaction commits.
+    """Audit now: mark hosts queued, record who asked, enqueue once the transaction commits.
 
     Returns the ids of the hosts queued (disabled hosts are left out).
     """
@@ -290,29 +293,12 @@ def persist(
                     )
                 )
                 host.last_audit_at = now
-                facts = result.facts
-                sections = present_sections(result.raw or "")
-                unusable = _unusable(facts, sections, result)
-                if unusable:
-                    audit.outcome = Audit.Outcome.ERROR
-                    audit.message = unusable
-                else:
-                    errors = list(facts.get("errors") or [])
-                    if result.truncated:
-                        errors.append(
-                            {
-                                "section": "",
-                                "message": "output truncated at "
-                                f"{settings.PROBE_OUTPUT_MAX_BYTES} bytes",
-                            }
-                        )
-                    audit.errors = errors
-                    audit.outcome = Audit.Outcome.PARTIAL if errors else Audit.Outcome.OK
-                    if errors:
-                        audit.message = f"{len(errors)} section(s) could not be read"
-                    clean[host.pk] = clean_sections(facts, sections, result.truncated)
-                    seen[host.pk] = list(facts.get("findings") or [])
-                    _apply_facts(host, facts, clean[host.pk], result.max_uptime_days)
+                if _record_output(host, result, audit):
+                    clean[host.pk] = clean_sections(
+                        result.facts, present_sections(result.raw or ""), result.truncated
+                    )
+                    seen[host.pk] = list(result.facts.get("findings") or [])
+                    _apply_facts(host, result.facts, clean[host.pk], result.max_uptime_days)
                     host.last_audit_ok_at = now
                 updated_hosts.append(host)
             audits.append(audit)
@@ -351,6 +337,23 @@ def persist(
     summary.new_findings = sum(created.values())
     summary.resolved_findings = sum(resolved.values())
     return summary
+
+
+def _record_output(host: Host, result: collector.Collected, audit: Audit) -> bool:
+    """Set the audit's outcome for output the host gave; True when its facts may be used."""
+    unusable = _unusable(result.facts, present_sections(result.raw or ""), result)
+    if unusable:
+        audit.outcome, audit.message = Audit.Outcome.ERROR, unusable
+        return False
+    errors = list(result.facts.get("errors") or [])
+    if result.truncated:
+        limit = settings.PROBE_OUTPUT_MAX_BYTES
+        errors.append({"section": "", "message": f"output truncated at {limit} bytes"})
+    audit.errors = errors
+    audit.outcome = Audit.Outcome.PARTIAL if errors else Audit.Outcome.OK
+    if errors:
+        audit.message = f"{len(errors)} section(s) could not be read"
+    return True
 
 
 def _unusable(facts: dict | None, sections: set[str], result: collector.Collected) -> str:

@@ -12,24 +12,19 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from fleet.drift import FINDING_KINDS
 from fleet.models import Finding, Host
 from reboots.events import record
 
 HOST_UNREACHABLE = "host-unreachable"
 HOST_KEY_CHANGED = "host-key-changed"
 
-# DESIGN.md "Finding kinds": these hold a host's reboot until an operator acknowledges them.
-HOLDS_REBOOT = frozenset(
-    {
-        "service-not-enabled",
-        "fstab-not-mounted",
-        "boot-space-low",
-        "initrd-missing",
-        "default-kernel-mismatch",
-    }
-)
 # These block the host outright; acknowledging them does not unblock it.
 BLOCKS_HOST = frozenset({HOST_KEY_CHANGED})
+# DESIGN.md "Finding kinds": these hold a host's reboot until an operator acknowledges them.
+HOLDS_REBOOT = frozenset(
+    kind for kind, (_severity, holds) in FINDING_KINDS.items() if holds and kind not in BLOCKS_HOST
+)
 
 
 def active_acknowledgement_q(now: datetime | None = None, prefix: str = "") -> Q:

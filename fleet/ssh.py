@@ -515,9 +515,15 @@ class Session:
         if self.key_file:
             keys.append(_key_from_file(self.key_file))
         if self.use_agent and os.environ.get("SSH_AUTH_SOCK"):
-            if self._agent is None:
-                self._agent = paramiko.Agent()
-            keys.extend(self._agent.get_keys())
+            try:
+                if self._agent is None:
+                    self._agent = paramiko.Agent()
+                keys.extend(self._agent.get_keys())
+            except (paramiko.SSHException, OSError) as exc:
+                if not keys:
+                    raise AuthFailed(
+                        f"{target.label}: cannot use the ssh-agent at SSH_AUTH_SOCK: {_reason(exc)}"
+                    ) from exc
         if not keys:
             raise AuthFailed(
                 f"{target.label}: no client key: set SSH_KEY_FILE or run an ssh-agent "

@@ -304,8 +304,8 @@ SUPPORT_END="2028-03-15"
             "6.1.94-99.176.amzn2023",
         ]
     ),
-    # AL2023 ships `dnf needs-restarting` as a plugin but not the needs-restarting command.
-    tools=frozenset({"rpm", "grub2-editenv", "grubby"}),
+    # AL2023 answers through the `dnf needs-restarting` plugin, as the probe falls back to.
+    tools=frozenset({"rpm", "grub2-editenv", "grubby", "needs-restarting"}),
     boot_seconds=(8, 18),
 )
 

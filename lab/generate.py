@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from lab import units as unit_catalog
 from lab.distros import DISTRO_WEIGHTS, DISTROS, Distro, get_distro
 from lab.hoststate import FstabEntry, HostState, Livepatch, Unit
-from lab.storage import stock_fstab
-from lab.sysctl import ROLE_SYSCTL
+from lab.storage import boot_fs_size_kib, stock_fstab
+from lab.sysctl import ROLE_SYSCTL, drifted_value, persisted_values
 
 ROLE_PATTERN = [
     "web", "api", "web", "cache", "api", "db", "worker", "web", "api", "cache",
@@ -248,17 +248,19 @@ def _apply_drift(
             )
         )
     elif kind == "sysctl-runtime-only":
-        key, value = rng.choice(
-            [("vm.swappiness", "10"), ("net.ipv4.ip_forward", "1"), ("vm.max_map_count", "262144")]
-        )
-        state.sysctl_runtime[key] = value
+        # Someone ran `sysctl -w` on a key the files persist: the next boot reverts it.
+        persisted = persisted_values(state, distro)
+        key = rng.choice(sorted(persisted))
+        state.sysctl_runtime[key] = drifted_value(persisted[key])
     elif kind == "uptime-over-policy":
         state.booted_at = created_at - rng.uniform(35, 400) * DAY
     elif kind == "mount-not-in-fstab":
         dev = "/dev/nvme2n1" if distro.key in ("amzn-2023", "ubuntu-22.04") else "/dev/sdc1"
         state.extra_mounts.append([dev, "/mnt/scratch", "ext4", "rw,relatime", "0", "0"])
     elif kind == "boot-space-low":
-        state.boot_fs_used_pct = rng.randint(94, 99)
+        # 30–80 MiB left, whether /boot is its own partition or part of /.
+        size = boot_fs_size_kib(state)
+        state.boot_fs_used_pct = 100 * (size - rng.randint(30, 80) * 1024) / size
     elif kind == "services-need-restart":
         running = [u.name for u in state.units.values() if u.sub == "running"]
         state.needrestart_services = sorted(rng.sample(running, k=min(3, len(running))))

@@ -104,7 +104,7 @@ class HostState:
     livepatch: Livepatch = field(default_factory=Livepatch)
     reboot_required_pkgs: list[str] = field(default_factory=list)
     needrestart_services: list[str] = field(default_factory=list)
-    boot_fs_used_pct: int = 25
+    boot_fs_used_pct: float = 25.0
     host_key_generation: int = 0
     drift: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)

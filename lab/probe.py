@@ -107,15 +107,41 @@ def render_section(state: HostState, name: str, now: float | None = None) -> Out
     return renderer(state, get_distro(state.distro), now)
 
 
+def _as_captured(state: HostState, name: str, text: str, status: int) -> Output:
+    """What the shipped probe script (fleet/probe_script.py) makes of a section: it captures
+    each command with $(…), so trailing newlines collapse to one and an empty answer prints
+    nothing; a few sections are written differently there."""
+    distro = get_distro(state.distro)
+    if name == "sysctl-persisted":
+        text = sysctl.render_persisted_with_paths(state, distro)
+    elif name == "vmlinuz-link":
+        # Only paths that are symlinks get resolved: `[ -L "$f" ] && readlink -f "$f"`.
+        text = "".join(line + "\n" for line in text.splitlines() if line not in _NOT_LINKS)
+        status = 0
+    elif name == "kernels-rpm" and status != 127:
+        status = 0  # rpm exits with the number of packages not installed; any answer counts
+    text = text.rstrip("\n")
+    return (text + "\n" if text else ""), status
+
+
+_NOT_LINKS = {"/vmlinuz", "/boot/vmlinuz"}  # readlink -f of a missing path echoes it back
+
+
 def render_probe(state: HostState, script: str, now: float | None = None) -> str:
+    """The probe's output. A script built on the shipped probe's `_rb_end` helper gets the
+    shipped script's shaping (see _as_captured); any other script gets each command's raw
+    output, as the section table of DESIGN.md lists it."""
     now = time.time() if now is None else now
     names = requested_sections(script)
+    captured = "_rb_end" in script
     parts: list[str] = []
     statuses: list[tuple[str, int]] = []
     for name in names:
         if name == "exit-codes":
             continue
         text, status = render_section(state, name, now)
+        if captured:
+            text, status = _as_captured(state, name, text, status)
         parts.append(f"@@rebootable:{name}@@\n{text}")
         statuses.append((name, status))
     if "exit-codes" in names:

@@ -3,12 +3,14 @@
 systemd pads every column to its widest cell and separates columns by one space; the last
 column is not padded. `list-unit-files` gained the VENDOR PRESET column in v245, and the STATE
 column is at least 15 wide (the width of "enabled-runtime"). Timers without a next or last
-elapse print "n/a" before v250 and "-" since.
+elapse print "n/a" before v250 and "-" since; v254 right-aligns the LEFT and PASSED columns and
+drops the " left" suffix.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 
 from lab.distros import Distro
 from lab.hoststate import HostState
@@ -67,29 +69,55 @@ def _stamp(t: float) -> str:
 
 
 def _span(seconds: float) -> str:
-    seconds = int(abs(seconds))
-    if seconds >= 86400:
-        d, h = divmod(seconds // 3600, 24)
-        return f"{d} day{'s' if d != 1 else ''} {h}h" if h else f"{d} day{'s' if d != 1 else ''}"
-    if seconds >= 3600:
-        h, m = divmod(seconds // 60, 60)
-        return f"{h}h {m}min" if m else f"{h}h"
-    if seconds >= 60:
-        return f"{seconds // 60}min"
-    return f"{seconds}s"
+    """systemd's relative time: two units while short, one once large (6h, 2 days)."""
+    s = int(abs(seconds))
+    day, hour, minute = 86400, 3600, 60
+    if s >= 2 * day:
+        return f"{s // day} days"
+    if s >= 25 * hour:
+        return f"1 day {(s - day) // hour}h"
+    if s >= 6 * hour:
+        return f"{s // hour}h"
+    if s >= hour:
+        return f"{s // hour}h {s % hour // minute}min"
+    if s >= 5 * minute:
+        return f"{s // minute}min"
+    if s >= minute:
+        return f"{s // minute}min {s % minute}s"
+    return f"{s}s"
 
 
 def list_timers(state: HostState, distro: Distro, now: float) -> str:
+    # Since v254 the table right-aligns LEFT and PASSED and drops the " left" suffix.
+    modern = distro.systemd >= 254
     none = "-" if distro.systemd >= 250 else "n/a"
     keyed = []
     for timer, service, hours in stock_timers(distro):
         period = hours * 3600
-        last = state.booted_at + ((now - state.booted_at) // period) * period
+        # Timers carry a randomized delay: spread their elapses over the period.
+        start = state.booted_at + zlib.crc32(f"{state.name}/{timer}".encode()) % int(period)
+        last = start + ((now - start) // period) * period
         nxt = last + period
-        if last <= state.booted_at + 60:
+        left = _span(nxt - now) if modern else f"{_span(nxt - now)} left"
+        if last <= state.booted_at:
             last_cells = [none, none]
         else:
             last_cells = [_stamp(last), f"{_span(now - last)} ago"]
-        keyed.append((nxt, [_stamp(nxt), f"{_span(nxt - now)} left", *last_cells, timer, service]))
+        keyed.append((nxt, [_stamp(nxt), left, *last_cells, timer, service]))
     keyed.sort(key=lambda pair: pair[0])
-    return table([row for _nxt, row in keyed])
+    rows = [row for _nxt, row in keyed]
+    if not modern:
+        return table(rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    lines = []
+    for r in rows:
+        cells = [
+            r[0].ljust(widths[0]),
+            r[1].rjust(widths[1]),
+            r[2].ljust(widths[2]),
+            r[3].rjust(widths[3]),
+            r[4].ljust(widths[4]),
+            r[5],
+        ]
+        lines.append(" ".join(cells))
+    return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
 """A tiny shell: the commands a simulated host understands, with real-looking output and status.
 
 Understood: the probe script (anything carrying section markers), `true`, `false`, `exit N`,
-`sleep N`, `echo`, `hostname`, the probe's single commands, `systemctl` (is-system-running,
-is-active, is-enabled, is-failed, start, stop, restart, enable, disable, reboot, daemon-reload),
+`sleep N`, `echo`, `export`, `unset`, `cd`, `hostname`, the probe's single commands,
+`systemctl` (is-system-running, is-active, is-enabled, is-failed, start, stop, restart, enable,
+disable, reboot, daemon-reload),
 `reboot`, `shutdown -r`, `lab-health`; `sudo [-n]`, `VAR=value` prefixes, `sh -c '...'`
 wrappers, `$VAR` from the session environment, and `;`, `&&`, `||`, newline sequences.
 Anything else is "command not found" with status 127.
@@ -208,7 +209,17 @@ async def _run_simple(ctx: ShellContext, words: list[str]) -> int:
             return _not_found(ctx, name)
         ctx.write(out.encode())
         return status
-    if name == "true" or name == ":":
+    if name in ("true", ":", "cd"):
+        return 0
+    if name == "export":
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if sep:
+                ctx.env[key] = value
+        return 0
+    if name == "unset":
+        for word in words[1:]:
+            ctx.env.pop(word, None)
         return 0
     if name == "false":
         return 1

@@ -173,9 +173,10 @@ class Lab:
 
     def serve_forever(self) -> None:
         """Block until interrupted (the `lab serve` command)."""
+        # Sleep, not Thread.join: an interrupt inside join() can leave the thread looking dead.
         try:
             while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+                time.sleep(0.5)
         except KeyboardInterrupt:
             pass
 

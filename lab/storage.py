@@ -47,6 +47,14 @@ def stock_fstab(distro: Distro, role: str, rng: random.Random) -> list[FstabEntr
                 mount_options="rw,relatime,fmask=0077,dmask=0077,codepage=437,iocharset=iso8859-1,shortname=mixed,errors=remount-ro",
             ),
         ]
+        if distro.key == "ubuntu-24.04":
+            # Noble cloud images put /boot on its own partition.
+            entries.insert(
+                1,
+                FstabEntry(
+                    "LABEL=BOOT", "/boot", "ext4", "defaults", 0, 2, mount_options="rw,relatime"
+                ),
+            )
     elif distro.key == "debian-12":
         entries = [
             FstabEntry(
@@ -222,7 +230,10 @@ def _device(entry: FstabEntry, distro: Distro, index: int) -> str:
     nvme = distro.key in ("amzn-2023", "ubuntu-22.04", "ubuntu-24.04")
     if entry.mountpoint.startswith("/var/lib/"):
         return "/dev/nvme1n1" if nvme else "/dev/sdb"
-    part = {"/": 1, "/boot": 2, "/boot/efi": 15 if distro.is_debian else 1}.get(entry.mountpoint, 3)
+    boot = 16 if distro.key == "ubuntu-24.04" else 2
+    part = {"/": 1, "/boot": boot, "/boot/efi": 15 if distro.is_debian else 1}.get(
+        entry.mountpoint, 3
+    )
     if distro.family == "suse" and entry.spec.startswith("UUID=") and entry.fstype == "btrfs":
         part = 3
     return f"/dev/nvme0n1p{part}" if nvme else f"/dev/sda{part}"
@@ -256,15 +267,20 @@ def render_mounts(state: HostState, distro: Distro) -> str:
     return "".join(line + "\n" for line in lines if line)
 
 
+def boot_fs_size_kib(state: HostState) -> int:
+    """A 1 GiB /boot partition, or the 30 GiB root file system that holds /boot."""
+    return 1038336 if any(e.mountpoint == "/boot" for e in state.fstab) else 30298176
+
+
 def render_df_boot(state: HostState, distro: Distro) -> str:
     """`df -P /boot` with GNU coreutils' column layout."""
     boot = next((e for e in state.fstab if e.mountpoint == "/boot"), None)
     if boot is not None:
-        source, target, size = _device(boot, distro, 1), "/boot", 1038336
+        source, target = _device(boot, distro, 1), "/boot"
     else:
-        root = state.fstab[0]
-        source, target, size = _device(root, distro, 0), "/", 30298176
-    used = size * state.boot_fs_used_pct // 100
+        source, target = _device(state.fstab[0], distro, 0), "/"
+    size = boot_fs_size_kib(state)
+    used = int(size * state.boot_fs_used_pct / 100)
     avail = size - used
     pct = f"{-(-used * 100 // size)}%"
     rows = [

@@ -175,6 +175,26 @@ def runtime_values(state: HostState, distro: Distro) -> dict[str, str]:
     return values
 
 
+def persisted_values(state: HostState, distro: Distro) -> dict[str, str]:
+    """Plain (non-glob) keys the host's files set, with the value that wins at boot."""
+    by_name: dict[str, str] = {}
+    for path, text in reversed(host_files(state, distro)[1:]):
+        by_name[path.rsplit("/", 1)[1]] = text
+    values: dict[str, str] = {}
+    for name in sorted(by_name):
+        for key, value in _assignments(by_name[name]):
+            if value is not None and "*" not in key:
+                values[key.lstrip("-")] = value
+    return values
+
+
+def drifted_value(value: str) -> str:
+    """A different runtime value of the same shape (a number, or a vector of numbers)."""
+    first, *rest = value.split()
+    changed = "1" if first == "0" else ("0" if first.isdigit() else first + "0")
+    return " ".join([changed, *rest])
+
+
 def _kernel_format(key: str, value: str) -> str:
     """The kernel prints vector values separated by tabs."""
     if key in ("kernel.printk", "net.ipv4.ip_local_port_range", "net.ipv4.ping_group_range"):
@@ -191,3 +211,21 @@ def render_sysctl_a(state: HostState, distro: Distro) -> str:
 
 def render_persisted(state: HostState, distro: Distro) -> str:
     return "".join(text for _path, text in host_files(state, distro))
+
+
+def render_persisted_with_paths(state: HostState, distro: Distro) -> str:
+    """The shipped probe's loop: `#@file <path>`, the file, a blank line, for each file of
+    /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d, /lib/sysctl.d
+    (the same files again where /lib links to /usr/lib) and /etc/sysctl.conf last."""
+    files = host_files(state, distro)
+    etc_conf = files[0]
+    etc_d = [f for f in files[1:] if f[0].startswith("/etc/")]
+    usr = [f for f in files[1:] if f[0].startswith("/usr/lib/")]
+    lib = [("/lib/" + p.removeprefix("/usr/lib/"), t) for p, t in usr] if _usrmerged(distro) else []
+    ordered = [*etc_d, *usr, *lib, etc_conf]
+    return "".join(f"#@file {path}\n{text}\n" for path, text in ordered)
+
+
+def _usrmerged(distro: Distro) -> bool:
+    # /lib is a symlink to /usr/lib everywhere but SLES 15.
+    return distro.family != "suse"

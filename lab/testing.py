@@ -3,7 +3,7 @@
 Wire them into a conftest with `from lab.testing import lab, make_lab, registered_lab`
 (or `pytest_plugins = ["lab.testing"]` in the top-level tests/conftest.py).
 
-  make_lab(**kwargs)  start a Lab in a fresh state dir on a free loopback /24; stopped after the test
+  make_lab(**kwargs)  a Lab in a fresh state dir on a free loopback /24, stopped after the test
   lab                 one 8-host lab (seed 1, time scale 0.02) shared by a test module
   registered_lab      `lab` with its hosts and groups upserted into the test database
 """

@@ -26,7 +26,9 @@ def _gauge(name: str, documentation: str, value: float, unit: str = "") -> Gauge
     return GaugeMetricFamily(PREFIX + name, documentation, value=value, unit=unit)
 
 
-def _labelled(name: str, documentation: str, labels: list[str], unit: str = "") -> GaugeMetricFamily:
+def _labelled(
+    name: str, documentation: str, labels: list[str], unit: str = ""
+) -> GaugeMetricFamily:
     return GaugeMetricFamily(PREFIX + name, documentation, labels=labels, unit=unit)
 
 

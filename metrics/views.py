@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from metrics.collector import FleetCollector
@@ -58,4 +58,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
         if token:
             return _denied(401, "send 'Authorization: Bearer <METRICS_TOKEN>'")
         return _denied(403, "this address is not in METRICS_ALLOWED_IPS")
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # The format the scraper asks for: Prometheus text 0.0.4 by default, OpenMetrics on request.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(registry), content_type=content_type)

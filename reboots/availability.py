@@ -37,13 +37,13 @@ def group_room(group: RedundancyGroup, *, excluding: Host | None = None) -> tupl
     return down.count(), group.allowed_down(size), size
 
 
-def why_not_start(host: Host, groups: list[RedundancyGroup]) -> str:
-    """'' when `host` may go down now; else the reason (a full group). Call with groups locked."""
+def full_group(host: Host, groups: list[RedundancyGroup]) -> tuple[int, str] | None:
+    """(group id, reason) of the first group `host` may not go down in now; call it locked."""
     for group in groups:
         down, allowed, size = group_room(group, excluding=host)
         if down + 1 > allowed:
-            return (
+            return group.pk, (
                 f"waiting for group {group.name}: {down} of {size} hosts down, "
                 f"max_unavailable {group.max_unavailable} allows {allowed}"
             )
-    return ""
+    return None

@@ -333,38 +333,77 @@ def _complete(rollout: Rollout, now: datetime) -> None:
 
 def _start_hosts(rollout, policy, attempts, now, fleet_paused) -> list[Work]:
     work = []
-    for attempt in attempts.select_related("host").order_by("position"):
-        item = start_host(rollout, policy, attempt, now, fleet_paused=fleet_paused)
+    attempts = list(
+        attempts.select_related("host").prefetch_related("host__groups").order_by("position")
+    )
+    if not attempts:
+        return work
+    held = set(
+        blocking_findings_q(now)
+        .filter(host__in=[a.host_id for a in attempts])
+        .values_list("host_id", flat=True)
+    )
+    full: dict[int, str] = {}  # groups found full in this tick: their hosts just wait
+    for attempt in attempts:
+        item = start_host(
+            rollout, policy, attempt, now, fleet_paused=fleet_paused, held=held, full=full
+        )
         if item is not None:
             work.append(item)
     return work
 
 
+def blocking_findings_q(now: datetime):
+    """Every host's blocking findings at once (fleet.findings.blocking_findings, in bulk)."""
+    from fleet.findings import BLOCKS_HOST, HOLDS_REBOOT, active_acknowledgement_q, open_findings
+
+    return open_findings().filter(
+        (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
+    )
+
+
 def start_host(
-    rollout: Rollout, policy: Policy, attempt: RebootAttempt, now: datetime, *, fleet_paused=False
+    rollout: Rollout,
+    policy: Policy,
+    attempt: RebootAttempt,
+    now: datetime,
+    *,
+    fleet_paused: bool = False,
+    held: set[int] | None = None,
+    full: dict[int, str] | None = None,
 ) -> Work | None:
     """pending → held / skipped / preflight, or leave it pending with a waiting reason."""
     host = attempt.host
     if not host.enabled:
-        _settle(attempt, A.PENDING, A.SKIPPED, now, "skipped: the host is cordoned", verb="skipped")
+        settle_attempt(
+            attempt, A.PENDING, A.SKIPPED, now, "skipped: the host is cordoned", verb="skipped"
+        )
         return None
-    findings = list(blocking_findings(host, now))
-    if findings:
-        _hold(attempt, findings, now, rollout)
-        return None
+    if held is None or host.pk in held:
+        findings = list(blocking_findings(host, now))
+        if findings:
+            hold_attempt(attempt, findings, now, rollout)
+            return None
     if fleet_paused:
         _wait_host(attempt, "all rollouts are paused fleet-wide")
         return None
     if not window_open(rollout, policy, now, timedelta(seconds=policy.boot_timeout_seconds)):
         _wait_host(attempt, "the change window closes before a boot timeout would end")
         return None
+    full = {} if full is None else full
+    # A host that is itself down does not count against its own start: always check it.
+    known_full = next((full[g.pk] for g in host.groups.all() if g.pk in full), None)
+    if known_full and host.reachable is not False:
+        _wait_host(attempt, known_full)
+        return None
 
     token = new_token()
     with transaction.atomic():
         groups = list(RedundancyGroup.objects.select_for_update().filter(hosts=host).order_by("pk"))
-        reason = availability.why_not_start(host, groups)
-        if reason:
-            _wait_host(attempt, reason)
+        blocked = availability.full_group(host, groups)
+        if blocked:
+            full[blocked[0]] = blocked[1]
+            _wait_host(attempt, blocked[1])
             return None
         if failed_count(rollout) > policy.failure_budget:
             return None
@@ -399,9 +438,16 @@ def describe_findings(findings) -> str:
     )
 
 
-def _hold(
-    attempt: RebootAttempt, findings, now: datetime, rollout: Rollout, *, from_state=A.PENDING
-):
+def hold_attempt(
+    attempt: RebootAttempt,
+    findings,
+    now: datetime,
+    rollout: Rollout,
+    *,
+    from_state: str = A.PENDING,
+    token: str | None = None,
+) -> bool:
+    """pending (or a worker's pre-flight) → held, showing the findings that hold the host."""
     reason = "needs attention: " + describe_findings(findings)
     data = [
         {
@@ -414,7 +460,10 @@ def _hold(
         for f in findings
     ]
     with transaction.atomic():
-        held = RebootAttempt.objects.filter(pk=attempt.pk, state=from_state).update(
+        query = RebootAttempt.objects.filter(pk=attempt.pk, state=from_state)
+        if token is not None:
+            query = query.filter(lease_token=token)
+        held = query.update(
             state=A.HELD,
             held_reason=reason,
             held_findings=data,
@@ -428,7 +477,7 @@ def _hold(
     return held == 1
 
 
-def _settle(attempt, from_state, to_state, now, reason, *, verb, token=None) -> bool:
+def settle_attempt(attempt, from_state, to_state, now, reason, *, verb, token=None) -> bool:
     """Move an attempt to a terminal state (conditionally); record it. Shared with hostops."""
     query = RebootAttempt.objects.filter(pk=attempt.pk, state=from_state)
     if token is not None:
@@ -479,7 +528,7 @@ def tend_in_flight(now: datetime) -> list[Work]:
                 f"{'pre-flight' if kind == 'preflight' else 'verification'} did not finish "
                 f"after {attempt.dispatches} tries (worker lost or timed out)"
             )
-            _settle(
+            settle_attempt(
                 attempt,
                 attempt.state,
                 A.FAILED,
@@ -584,16 +633,19 @@ def drive(
     interval = settings.ENGINE_TICK_SECONDS if interval is None else interval
     deadline = time.monotonic() + timeout if timeout else None
     runner = InlineRunner(workers)
+    custom = stop is not None
     stop = stop or settled
     previous_inline = notify.deliver_inline
     notify.deliver_inline = True
     try:
         while True:
             tick(dispatch=runner)
-            runner(Work("notify", 0, "")) if notify.due_ids(1) else None
+            if notify.due_ids(1):
+                runner(Work("notify", 0, ""))
             if on_tick:
                 on_tick(rollout)
-            if runner.busy == 0 and stop(rollout):
+            # The default stop waits for in-flight work; a caller's stop is asked every tick.
+            if (custom or runner.busy == 0) and stop(rollout):
                 break
             if deadline and time.monotonic() > deadline:
                 break

@@ -66,7 +66,9 @@ def _note(attempt: RebootAttempt, token: str, state: str, text: str, **fields) -
 
 
 def _fail(attempt: RebootAttempt, token: str, state: str, reason: str) -> bool:
-    return engine._settle(attempt, state, A.FAILED, clock.now(), reason, verb="failed", token=token)
+    return engine.settle_attempt(
+        attempt, state, A.FAILED, clock.now(), reason, verb="failed", token=token
+    )
 
 
 def _fresh_audit(host: Host) -> tuple[str, str]:
@@ -112,7 +114,7 @@ def preflight(attempt_id: int, token: str) -> None:
 
     outcome, message = _fresh_audit(host)
     if outcome == "skipped":
-        engine._settle(
+        engine.settle_attempt(
             attempt,
             A.PREFLIGHT,
             A.SKIPPED,
@@ -125,7 +127,9 @@ def preflight(attempt_id: int, token: str) -> None:
     if outcome not in ("ok", "partial"):
         findings = list(blocking_findings(host))
         if findings:  # e.g. the host key changed: hold until an operator accepts it
-            engine._hold(attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT)
+            engine.hold_attempt(
+                attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT, token=token
+            )
             return
         _fail(attempt, token, A.PREFLIGHT, f"pre-flight audit failed ({outcome}): {message}")
         return
@@ -140,7 +144,9 @@ def preflight(attempt_id: int, token: str) -> None:
         return
     findings = list(blocking_findings(host))
     if findings:
-        engine._hold(attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT)
+        engine.hold_attempt(
+            attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT, token=token
+        )
         return
 
     before = _boot_state(host)
@@ -266,7 +272,9 @@ def _stand_down(attempt, token, policy: Policy, session: ssh.Session) -> None:
         note += f"; {result.describe()}"
     now = clock.now()
     if state == Rollout.State.ABORTED:
-        engine._settle(attempt, A.PREFLIGHT, A.SKIPPED, now, note, verb="skipped", token=token)
+        engine.settle_attempt(
+            attempt, A.PREFLIGHT, A.SKIPPED, now, note, verb="skipped", token=token
+        )
     else:
         _mine(attempt, token, A.PREFLIGHT).update(
             state=A.PENDING, lease_until=None, lease_token="", log=log_line(now, note)
@@ -452,7 +460,7 @@ def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdi
         _fail(attempt, token, A.VERIFYING, "; ".join(verdict.failures))
         return
     note = "verified" + (f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else "")
-    done = engine._settle(
+    done = engine.settle_attempt(
         attempt, A.VERIFYING, A.SUCCEEDED, now, note, verb="succeeded", token=token
     )
     if done:

@@ -51,6 +51,7 @@ class Frame:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the outermost labels stay inside the frame
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,16 @@ class LineChart:
     x_ticks: list[Tick]
 
 
+def _anchor(index: int, count: int) -> str:
+    if count > 1 and index == 0:
+        return "start"
+    return "end" if count > 1 and index == count - 1 else "middle"
+
+
 def percent_line_chart(
-    series: Sequence[tuple[str, Sequence[float | None]]], x_labels: Sequence[str], frame: Frame = Frame()
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    x_labels: Sequence[str],
+    frame: Frame = Frame(),
 ) -> LineChart:
     """Lines of percentages (0–100) over shared x positions; None is a gap in a line."""
     count = len(x_labels)
@@ -96,7 +105,11 @@ def percent_line_chart(
         lines.append(Line(name, color, segments, dots, latest))
     y_ticks = [Tick(frame.y(v, 100.0), f"{v}%") for v in (0, 25, 50, 75, 100)]
     step = max(1, -(-count // 7))  # at most about seven labels under the axis
-    x_ticks = [Tick(frame.x(i, count), label) for i, label in enumerate(x_labels) if i % step == 0 or i == count - 1]
+    x_ticks = [
+        Tick(frame.x(i, count), label, _anchor(i, count))
+        for i, label in enumerate(x_labels)
+        if i % step == 0 or i == count - 1
+    ]
     return LineChart(frame, lines, y_ticks, x_ticks)
 
 
@@ -116,6 +129,10 @@ class Column:
     total: int
     segments: list[Segment]
 
+    @property
+    def center(self) -> float:
+        return round(self.x + self.width / 2, 1)
+
 
 @dataclass(frozen=True)
 class BarChart:
@@ -132,7 +149,9 @@ def stacked_bar_chart(
 ) -> BarChart:
     """One column per row, its values stacked bottom-up in the order of `layers` (name, css)."""
     top_value = max((sum(values) for _, values in rows), default=0)
-    scale_top = max(top_value, 1)
+    # Whole-number gridlines, about four of them, with the scale rounded up to the last one.
+    step = max(1, -(-top_value // 4))
+    scale_top = max(step, step * -(-top_value // step))
     slot = frame.plot_width / max(len(rows), 1)
     width = round(slot * 0.7, 1)
     columns = []
@@ -144,11 +163,12 @@ def stacked_bar_chart(
             if value:
                 upper = frame.y(running + value, scale_top)
                 lower = frame.y(running, scale_top)
-                segments.append(Segment(upper, round(lower - upper, 1), css, f"{label}: {value} {layer}"))
+                segments.append(
+                    Segment(upper, round(lower - upper, 1), css, f"{label}: {value} {layer}")
+                )
             running += value
         columns.append(Column(x, width, label, sum(values), segments))
-    ticks = sorted({0, scale_top // 2, scale_top}) if scale_top > 1 else [0, 1]
-    y_ticks = [Tick(frame.y(v, scale_top), str(v)) for v in ticks]
+    y_ticks = [Tick(frame.y(v, scale_top), str(v)) for v in range(0, scale_top + 1, step)]
     return BarChart(frame, columns, y_ticks, list(layers))
 
 

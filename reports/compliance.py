@@ -102,7 +102,9 @@ def _hosts_at(at: datetime, limits: list[int]) -> tuple[QuerySet, Q, Q]:
     return Host.objects.alias(**aliases), Q(boot_known=True), compliant
 
 
-def compliance_at(at: datetime, limits: list[int]) -> tuple[CompliancePoint, dict[str, CompliancePoint]]:
+def compliance_at(
+    at: datetime, limits: list[int]
+) -> tuple[CompliancePoint, dict[str, CompliancePoint]]:
     """The whole fleet's compliance at `at`, and each group's (two queries)."""
     hosts, known, compliant = _hosts_at(at, limits)
     counted = {"known": Count("pk", filter=known), "compliant": Count("pk", filter=compliant)}
@@ -120,7 +122,7 @@ def week_points(now: datetime, weeks: int) -> list[datetime]:
 
 
 def compliance_over_time(points: list[datetime]) -> list[ComplianceSeries]:
-    """"All hosts" first, then one series per group (by name), then hosts in no group."""
+    """ "All hosts" first, then one series per group (by name), then hosts in no group."""
     limits = uptime_limits()
     overall: list[CompliancePoint] = []
     groups: dict[str, list[CompliancePoint]] = {}
@@ -161,9 +163,19 @@ def uptime_summary(now: datetime) -> list[UptimeRow]:
         "longest": Max(since, filter=booted),
     }
     overall = Host.objects.aggregate(**counted)
-    rows = [UptimeRow(ALL_HOSTS, overall["hosts"], overall["known"], _days(overall["mean"]), _days(overall["longest"]))]
+    rows = [
+        UptimeRow(
+            ALL_HOSTS,
+            overall["hosts"],
+            overall["known"],
+            _days(overall["mean"]),
+            _days(overall["longest"]),
+        )
+    ]
     per_group = Host.objects.order_by().values("groups__name").annotate(**counted)
-    for row in sorted(per_group, key=lambda r: (r["groups__name"] is None, r["groups__name"] or "")):
+    for row in sorted(
+        per_group, key=lambda r: (r["groups__name"] is None, r["groups__name"] or "")
+    ):
         rows.append(
             UptimeRow(
                 row["groups__name"] or NO_GROUP,
@@ -217,7 +229,10 @@ def livepatch_age(now: datetime, max_days: int | None = None) -> LivepatchAge:
     buckets = [AgeBucket(label, row[f"bucket_{i}"]) for i, label in enumerate(labels)]
     providers = [
         (r["livepatch_provider"] or "unknown", r["n"])
-        for r in patched.order_by().values("livepatch_provider").annotate(n=Count("pk")).order_by("-n", "livepatch_provider")
+        for r in patched.order_by()
+        .values("livepatch_provider")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "livepatch_provider")
     ]
     return LivepatchAge(
         row["hosts"], row["known"], _days(row["mean"]), _days(row["longest"]), buckets, providers

@@ -205,12 +205,16 @@ def default_from_grub(values: dict[str, str]) -> str | None:
 def parse_vmlinuz_link(text: str) -> list[str]:
     """`readlink -f /vmlinuz /boot/vmlinuz` → kernel releases the links point to."""
     releases = []
+    unrecognised = []
     for line in lines(text):
         release = release_from_kernel_path(line)
         if release:
             releases.append(release)
-    if text.strip() and not releases:
-        raise ParseError("the /vmlinuz link does not point to a vmlinuz-<release> file")
+        # `readlink -f` prints a missing link's own path: RPM-family hosts have no /vmlinuz.
+        elif line.strip() not in ("/vmlinuz", "/boot/vmlinuz"):
+            unrecognised.append(line.strip())
+    if unrecognised and not releases:
+        raise ParseError(f"the /vmlinuz link points to {unrecognised[0]!r}, not a vmlinuz-<release>")
     return releases
 
 

@@ -10,9 +10,10 @@ accident.
 """
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -35,7 +36,9 @@ def _answer(request: HttpRequest, rollout: Rollout, *, error: str = "", notice: 
     if htmx_target(request) is None:
         return redirect("reboots:detail", pk=rollout.pk)
     fresh = rollouts().get(pk=rollout.pk)
-    context = rollout_context(fresh, request.user) | {"oob_messages": True}
+    # Keep the waves the page listed (?wave=N): the browser's URL comes as HX-Current-URL.
+    params = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    context = rollout_context(fresh, request.user, params=params) | {"oob_messages": True}
     status = UNPROCESSABLE if error else 200
     return render(request, "reboots/detail.html#rollout-live", context, status=status)
 

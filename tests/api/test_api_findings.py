@@ -25,22 +25,40 @@ def drift(admin_user):
     web1 = builders.host("web1", groups=[web], labels=["env=prod"], os_id="ubuntu")
     db1 = builders.host("db1", labels=["env=lab"], os_id="rhel")
     builders.finding(
-        web1, "service-not-enabled", "nginx.service", severity="high",
-        first_seen=now - timedelta(days=5), last_seen=now,
+        web1,
+        "service-not-enabled",
+        "nginx.service",
+        severity="high",
+        first_seen=now - timedelta(days=5),
+        last_seen=now,
     )
     builders.finding(
-        web1, "sysctl-drift", "vm.swappiness", severity="low",
-        first_seen=now - timedelta(days=1), last_seen=now,
-        acknowledged_by=admin_user, acknowledged_at=now, ack_note="known",
+        web1,
+        "sysctl-drift",
+        "vm.swappiness",
+        severity="low",
+        first_seen=now - timedelta(days=1),
+        last_seen=now,
+        acknowledged_by=admin_user,
+        acknowledged_at=now,
+        ack_note="known",
     )
     builders.finding(
-        db1, "unit-failed", "backup.service", severity="medium",
-        first_seen=now - timedelta(days=20), last_seen=now - timedelta(days=10),
+        db1,
+        "unit-failed",
+        "backup.service",
+        severity="medium",
+        first_seen=now - timedelta(days=20),
+        last_seen=now - timedelta(days=10),
         resolved_at=now - timedelta(days=10),
     )
     builders.finding(
-        db1, "fstab-not-mounted", "/data", severity="high",
-        first_seen=now - timedelta(days=2), last_seen=now,
+        db1,
+        "fstab-not-mounted",
+        "/data",
+        severity="high",
+        first_seen=now - timedelta(days=2),
+        last_seen=now,
     )
 
 
@@ -91,18 +109,20 @@ def test_it_filters_findings_by_time(viewer_api, drift):
         "/data",
         "vm.swappiness",
     ]
-    assert subjects(viewer_api.get(URL, {"first_seen_before": three_days_ago})) == [
-        "nginx.service"
+    assert subjects(viewer_api.get(URL, {"first_seen_before": three_days_ago})) == ["nginx.service"]
+    assert subjects(viewer_api.get(URL, {"state": "all", "last_seen_before": three_days_ago})) == [
+        "backup.service"
     ]
     assert subjects(
-        viewer_api.get(URL, {"state": "all", "last_seen_before": three_days_ago})
-    ) == ["backup.service"]
-    assert subjects(
-        viewer_api.get(URL, {"state": "resolved", "resolved_after": (now - timedelta(days=11)).isoformat()})
+        viewer_api.get(
+            URL, {"state": "resolved", "resolved_after": (now - timedelta(days=11)).isoformat()}
+        )
     ) == ["backup.service"]
 
 
-@pytest.mark.parametrize("query", ["severity=urgent", "state=sleeping", "kind=no-such-kind", "first_seen_after=x"])
+@pytest.mark.parametrize(
+    "query", ["severity=urgent", "state=sleeping", "kind=no-such-kind", "first_seen_after=x"]
+)
 def test_it_explains_a_bad_filter_value_with_400(viewer_api, drift, query):
     response = viewer_api.get(f"{URL}?{query}")
     assert response.status_code == 400

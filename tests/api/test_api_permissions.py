@@ -36,7 +36,7 @@ def one_of_each():
 
 
 def detail_urls(rows):
-    for _, viewset, basename in RESOURCES:
+    for _, _, basename in RESOURCES:
         yield reverse(f"api:{basename}-detail", args=[rows[basename]])
 
 

@@ -27,8 +27,12 @@ def history(operator):
 
     policy = RebootPolicy.objects.create(name="careful")
     done = builders.rollout(
-        "march", state="completed-with-failures", policy=policy, created_by=operator,
-        created_at=now - timedelta(days=30), ended_at=now - timedelta(days=29),
+        "march",
+        state="completed-with-failures",
+        policy=policy,
+        created_by=operator,
+        created_at=now - timedelta(days=30),
+        ended_at=now - timedelta(days=29),
     )
     canary = builders.wave(done, 0, is_canary=True, state="done", approved_by=operator)
     rest = builders.wave(done, 1, state="done")
@@ -98,7 +102,10 @@ def test_it_refuses_an_unknown_rollout_state(viewer_api, history):
 def test_it_lists_waves_with_approvals_and_sizes(viewer_api, history):
     response = viewer_api.get("/api/v1/waves/", {"rollout": history["done"].pk})
     rows = response.json()["results"]
-    assert [(r["number"], r["is_canary"], r["hosts_total"]) for r in rows] == [(1, True, 1), (2, False, 2)]
+    assert [(r["number"], r["is_canary"], r["hosts_total"]) for r in rows] == [
+        (1, True, 1),
+        (2, False, 2),
+    ]
     assert rows[0]["approved_by"] == "otto-operator"
     assert ids(viewer_api.get("/api/v1/waves/", {"state": "running"})) == [history["first"].pk]
     assert ids(viewer_api.get("/api/v1/waves/", {"is_canary": "true"})) == [history["canary"].pk]
@@ -145,7 +152,10 @@ def test_it_rejects_a_non_numeric_rollout_id(viewer_api, history):
 def test_it_lists_events_newest_first_and_filters_them(viewer_api, history):
     rows = viewer_api.get("/api/v1/events/").json()["results"]
     assert [r["verb"] for r in rows] == ["rollout.started", "host.rebooted", "fleet.paused"]
-    verbs = lambda **q: [r["verb"] for r in viewer_api.get("/api/v1/events/", q).json()["results"]]  # noqa: E731
+
+    def verbs(**query) -> list[str]:
+        return [r["verb"] for r in viewer_api.get("/api/v1/events/", query).json()["results"]]
+
     assert verbs(verb="rollout.started") == ["rollout.started"]
     assert verbs(actor="otto-operator") == ["rollout.started"]
     assert verbs(host="web2") == ["host.rebooted"]
@@ -164,7 +174,9 @@ def test_it_lists_groups_with_their_sizes(viewer_api, history):
         ("empty", 0, 14),
         ("web", 2, None),
     ]
-    assert [r["name"] for r in viewer_api.get("/api/v1/groups/", {"q": "we"}).json()["results"]] == ["web"]
+    assert [
+        r["name"] for r in viewer_api.get("/api/v1/groups/", {"q": "we"}).json()["results"]
+    ] == ["web"]
     detail = viewer_api.get(reverse("api:group-detail", args=["web"])).json()
     assert detail["max_unavailable"] == "1"
 
@@ -187,4 +199,6 @@ def test_it_lists_boots_and_filters_them(viewer_api):
     assert kernels(group="web") == ["5.15.0-91-generic", "5.15.0-89-generic"]
     assert kernels(verified_by_rollout="true") == ["5.15.0-91-generic"]
     assert kernels(kernel="5.14.0") == ["5.14.0"]
-    assert kernels(booted_after=(timezone.now() - timedelta(days=5)).isoformat()) == ["5.15.0-91-generic"]
+    assert kernels(booted_after=(timezone.now() - timedelta(days=5)).isoformat()) == [
+        "5.15.0-91-generic"
+    ]

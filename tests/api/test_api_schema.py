@@ -40,9 +40,21 @@ def test_it_matches_the_checked_in_schema_even_after_requests(viewer_api):
 
 def test_it_documents_every_endpoint_and_the_probe_push():
     paths = yaml.safe_load(CHECKED_IN.read_text())["paths"]
-    for resource in ("hosts", "groups", "findings", "boots", "rollouts", "waves", "attempts", "events"):
+    for resource in (
+        "hosts",
+        "groups",
+        "findings",
+        "boots",
+        "rollouts",
+        "waves",
+        "attempts",
+        "events",
+    ):
         assert f"/api/v1/{resource}/" in paths
-        assert "text/csv" in paths[f"/api/v1/{resource}/export.csv"]["get"]["responses"]["200"]["content"]
+        assert (
+            "text/csv"
+            in paths[f"/api/v1/{resource}/export.csv"]["get"]["responses"]["200"]["content"]
+        )
     push = paths["/api/v1/hosts/{name}/probe"]["post"]
     assert push["security"] == [{"ingestToken": []}]
     for path, operations in paths.items():
@@ -53,7 +65,9 @@ def test_it_documents_every_endpoint_and_the_probe_push():
 
 def test_it_documents_the_stable_field_names_of_each_list():
     schemas = yaml.safe_load(CHECKED_IN.read_text())["components"]["schemas"]
-    assert {"name", "booted_kernel", "needs_reboot", "open_findings_high"} <= set(schemas["Host"]["properties"])
+    assert {"name", "booted_kernel", "needs_reboot", "open_findings_high"} <= set(
+        schemas["Host"]["properties"]
+    )
     assert {"id", "host", "kind", "severity", "state"} <= set(schemas["Finding"]["properties"])
     assert schemas["Finding"]["properties"]["host"]["description"] == "Host name."
 
@@ -76,7 +90,11 @@ def test_it_serves_the_docs_page_from_local_files_only(viewer_client):
     assert any("swagger-ui-bundle.js" in url for url in assets)
     for url in assets:
         assert url.startswith("/"), f"{url} is not served by the dashboard itself"
-        if url.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL):
+        if url.startswith(
+            settings.STATIC_URL
+            if settings.STATIC_URL.startswith("/")
+            else "/" + settings.STATIC_URL
+        ):
             name = url.split("/static/", 1)[1]
             assert finders.find(name), f"{name} is not vendored"
     assert "/api/schema/" in html

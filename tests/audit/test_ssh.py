@@ -161,3 +161,21 @@ def test_it_reaches_a_host_through_a_bastion_with_both_keys_pinned(lab1, bastion
     with pytest.raises(ssh.HostKeyUnknown, match="via bastion") as caught:
         ssh.connect(_target(info, bastion=unpinned))
     assert caught.value.target.name == "jump" and caught.value.offered_key == key
+
+
+def test_it_logs_in_with_a_key_held_by_an_ssh_agent(lab1, tmp_path, monkeypatch):
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        env = {"SSH_AUTH_SOCK": str(sock), "PATH": "/usr/bin:/bin"}
+        subprocess.run(["ssh-add", "-q", str(lab1.client_key_path)], env=env, check=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        with ssh.connect(_target(_info(lab1)), key_file="", use_agent=True) as session:
+            assert session.run("true", timeout=5).ok
+    finally:
+        agent.terminate()
+        agent.wait(5)

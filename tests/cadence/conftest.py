@@ -218,7 +218,7 @@ class GateServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the stdlib's name
+            def do_GET(self):
                 outer.requests.append(self.path)
                 if outer.delay:
                     time.sleep(outer.delay)

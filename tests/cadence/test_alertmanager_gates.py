@@ -106,8 +106,12 @@ def test_it_opens_a_silence_while_a_host_reboots_and_expires_it_when_the_attempt
     assert stored["status"]["state"] == "active"
     assert stored["createdBy"] == "rebootable"
     assert stored["matchers"] == [
-        {"name": "instance", "value": r"web\-01\.example\.com(:[0-9]+)?", "isRegex": True,
-         "isEqual": True}
+        {
+            "name": "instance",
+            "value": r"web\-01\.example\.com(:[0-9]+)?",
+            "isRegex": True,
+            "isEqual": True,
+        }
     ]
     ends = timezone.datetime.fromisoformat(stored["endsAt"].replace("Z", "+00:00"))
     assert abs((ends - expected_end).total_seconds()) < 2

@@ -4,12 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from cadence_support import utc
 
 from cadence import due
 from fleet.models import Finding
 from reboots import actions
-
-from cadence_support import utc
 
 NOW = utc(2026, 3, 2, 12, 0)
 

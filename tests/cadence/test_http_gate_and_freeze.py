@@ -50,9 +50,7 @@ def test_it_opens_an_http_gate_only_on_a_2xx_answer(gate_server, make_gate, roll
     assert hooks.before_wave(rollout, timezone.now()).open
 
 
-def test_it_asks_a_per_host_http_gate_with_the_host_name(
-    gate_server, make_gate, rollout, settings
-):
+def test_it_asks_a_per_host_http_gate_with_the_host_name(gate_server, make_gate, rollout, settings):
     settings.CADENCE_GATE_CACHE_SECONDS = 0
     make_gate(kind=Gate.Kind.HTTP, url=f"{gate_server.url}/drain/{{host}}")
     gate_server.statuses["/drain/db%2002"] = 409
@@ -128,16 +126,19 @@ def test_it_holds_every_rollout_during_a_fleet_wide_freeze(make_schedule, rollou
     assert hooks.before_host(attempt(rollout, "db-01"), end).open
 
 
-def test_it_holds_a_schedules_rollouts_only_during_that_schedules_freeze(
-    make_schedule, rollout
-):
+def test_it_holds_a_schedules_rollouts_only_during_that_schedules_freeze(make_schedule, rollout):
     schedule = make_schedule(policy=rollout.policy)
     now = utc(2026, 6, 1, 12, 0)
     FreezePeriod.objects.create(
-        reason="payments release", starts_at=now, ends_at=now + timedelta(hours=4), schedule=schedule
+        reason="payments release",
+        starts_at=now,
+        ends_at=now + timedelta(hours=4),
+        schedule=schedule,
     )
     assert hooks.before_wave(rollout, now).open  # a hand-started rollout
-    ScheduleRollout.objects.create(schedule=schedule, rollout=rollout, window_start=now, created_at=now)
+    ScheduleRollout.objects.create(
+        schedule=schedule, rollout=rollout, window_start=now, created_at=now
+    )
     rollout.refresh_from_db()
     held = hooks.before_wave(rollout, now)
     assert not held.open and "payments release" in held.reason
@@ -149,8 +150,12 @@ def test_it_lets_an_admin_override_a_freeze_with_a_recorded_reason(rollout, admi
     with time_machine.travel(now, tick=False):
         with pytest.raises(freeze.FreezeError, match="needs a reason"):
             freeze.override(rollout, admin_user, "   ")
-        freeze.override(rollout, admin_user, "CVE-2026-1234 is exploited in the wild",
-                        until=now + timedelta(hours=6))
+        freeze.override(
+            rollout,
+            admin_user,
+            "CVE-2026-1234 is exploited in the wild",
+            until=now + timedelta(hours=6),
+        )
         assert hooks.before_wave(rollout, now).open
     assert not hooks.before_wave(rollout, now + timedelta(hours=7)).open  # the override ended
     event = Event.objects.get(verb="rollout.freeze-overridden")

@@ -12,8 +12,9 @@ from cadence.models import FreezePeriod, RebootSchedule, ScheduleRollout
 from reboots import actions, engine
 from reboots.models import EngineState, RebootAttempt, Rollout, Wave
 
-NIGHTLY = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "01:00",
-            "end": "05:00"}]  # fmt: skip
+NIGHTLY = [
+    {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "01:00", "end": "05:00"}
+]
 MONDAY_NOON = utc(2026, 3, 2, 12, 0)
 MONDAY_NIGHT = utc(2026, 3, 3, 1, 0)  # Tuesday 01:00 UTC, inside the window
 
@@ -114,8 +115,10 @@ def test_it_keeps_each_window_within_pace_across_rollouts(fleet, schedule):
 
 
 def test_it_keeps_each_day_within_its_limit(fleet, make_schedule, make_policy):
-    twice_a_day = [{"days": ["tue"], "start": "01:00", "end": "03:00"},
-                   {"days": ["tue"], "start": "13:00", "end": "15:00"}]  # fmt: skip
+    twice_a_day = [
+        {"days": ["tue"], "start": "01:00", "end": "03:00"},
+        {"days": ["tue"], "start": "13:00", "end": "15:00"},
+    ]
     policy = make_policy(change_windows=twice_a_day, boot_timeout_seconds=600)
     make_schedule(policy=policy, pace_per_window="4", max_per_day=6)
     first = run(MONDAY_NIGHT)[0]

@@ -2,9 +2,11 @@
 
 import io
 import os
+import select
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,10 +26,24 @@ def lab_command(*args):
     return out.getvalue()
 
 
+def read_until(proc, marker, timeout):
+    seen, deadline = "", time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+    return seen
+
+
 def test_it_sets_and_clears_faults_on_a_lab_serving_elsewhere(make_lab):
     lab = make_lab(hosts=2, seed=41)
     state_dir = str(lab.store.path)
-    assert "faults refuses-ssh" in lab_command("fault", "web-a-01", "refuses-ssh", "--state-dir", state_dir)
+    assert "faults refuses-ssh" in lab_command(
+        "fault", "web-a-01", "refuses-ssh", "--state-dir", state_dir
+    )
     assert lab.faults("web-a-01") == ["refuses-ssh"]
     with pytest.raises(ConnectionRefusedError):
         ssh(lab, "web-a-01", "true")
@@ -84,9 +100,11 @@ def test_it_serves_until_terminated_and_answers_steering(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        first = proc.stdout.readline()
-        assert "lab: 3 hosts serving SSH" in first, first + proc.stdout.read()
-        assert "faults hangs" in lab_command("fault", "api-a-01", "hangs", "--state-dir", str(tmp_path))
+        seen = read_until(proc, "serving SSH", timeout=30)
+        assert "lab: 3 hosts serving SSH" in seen, seen
+        assert "faults hangs" in lab_command(
+            "fault", "api-a-01", "hangs", "--state-dir", str(tmp_path)
+        )
         assert "fault: api-a-01: hangs" in lab_command("status", "--state-dir", str(tmp_path))
     finally:
         proc.send_signal(signal.SIGTERM)

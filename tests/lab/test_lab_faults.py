@@ -16,7 +16,9 @@ NAME = "web-a-01"
 
 @pytest.fixture
 def one(make_lab):
-    return make_lab(hosts=2, seed=11, distros=["rhel-9", "ubuntu-24.04"], stock=True, time_scale=0.01)
+    return make_lab(
+        hosts=2, seed=11, distros=["rhel-9", "ubuntu-24.04"], stock=True, time_scale=0.01
+    )
 
 
 def test_it_never_brings_a_host_back_until_never_returns_is_cleared(one):

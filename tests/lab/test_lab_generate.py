@@ -68,7 +68,9 @@ def test_it_puts_each_drift_where_the_truth_shows_it():
         if "kernel-pending" in h.drift:
             assert h.booted_kernel != h.newest_kernel
         if "hand-started-service" in h.drift:
-            assert any(u.file_state == "disabled" and u.active == "active" for u in h.units.values())
+            assert any(
+                u.file_state == "disabled" and u.active == "active" for u in h.units.values()
+            )
         if "failing-unit" in h.drift:
             assert h.failed_units
         if "uptime-over-policy" in h.drift:
@@ -99,7 +101,7 @@ def test_it_spreads_addresses_over_loopback_and_refuses_to_leave_it():
     assert host_address("127.10.0.0", 254) == "127.10.1.1"
     addresses = {host_address("127.10.0.0", i) for i in range(1000)}
     assert len(addresses) == 1000
-    with pytest.raises(ValueError, match="outside 127.0.0.0/8"):
+    with pytest.raises(ValueError, match=r"outside 127\.0\.0\.0/8"):
         host_address("127.255.255.0", 300)
 
 

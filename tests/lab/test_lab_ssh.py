@@ -36,8 +36,13 @@ def test_it_fails_strict_host_key_checking_against_another_hosts_key(lab):
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     with pytest.raises(paramiko.BadHostKeyException):
         client.connect(
-            info.address, info.port, username="x", key_filename=str(lab.client_key_path),
-            allow_agent=False, look_for_keys=False, timeout=5,
+            info.address,
+            info.port,
+            username="x",
+            key_filename=str(lab.client_key_path),
+            allow_agent=False,
+            look_for_keys=False,
+            timeout=5,
         )
     client.close()
 
@@ -74,9 +79,7 @@ def test_it_strips_sudo_and_sh_wrappers_and_runs_sequences(lab):
 
 
 def test_it_passes_the_environment_to_commands(lab):
-    status, out, _ = ssh(
-        lab, "web-a-01", "lab-health", env={"REBOOTABLE_HOST": "web-a-01"}
-    )
+    status, out, _ = ssh(lab, "web-a-01", "lab-health", env={"REBOOTABLE_HOST": "web-a-01"})
     assert status == 0
     assert "REBOOTABLE_HOST=web-a-01" in out
     assert ssh(lab, "web-a-01", "echo $REBOOTABLE_HOST", env={"REBOOTABLE_HOST": "x"})[1] == "x\n"

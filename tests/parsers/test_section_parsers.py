@@ -223,10 +223,19 @@ def test_it_prefers_a_one_time_next_entry_over_the_saved_one():
     assert default_from_grub(values) == "6.5.0-14-generic"
 
 
-def test_it_follows_the_vmlinuz_link_and_finds_initramfs_names_of_each_distribution():
+def test_it_follows_the_vmlinuz_link():
     assert parse_vmlinuz_link("/boot/vmlinuz-6.1.0-18-amd64\n") == ["6.1.0-18-amd64"]
     with pytest.raises(ParseError):
         parse_vmlinuz_link("/boot/something-else\n")
+
+
+def test_it_reads_missing_vmlinuz_links_on_rpm_hosts_as_no_link():
+    # GNU `readlink -f` prints a missing last component as given: RHEL has no /vmlinuz.
+    assert parse_vmlinuz_link("/vmlinuz\n/boot/vmlinuz\n") == []
+    assert parse_vmlinuz_link("/boot/vmlinuz-6.1.0-18-amd64\n/boot/vmlinuz\n") == ["6.1.0-18-amd64"]
+
+
+def test_it_finds_initramfs_names_of_each_distribution():
     found = initrds_in_boot(
         ["initrd.img-6.1.0-18-amd64", "initramfs-5.14.0-362.8.1.el9_3.x86_64.img", "initrd-5.14.21-150500.55.44-default",
          "initramfs-5.14.0-362.13.1.el9_3.x86_64kdump.img", "initramfs-0-rescue-abc.img"]

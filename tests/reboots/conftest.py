@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from fleet.models import Host, RedundancyGroup
+from lab.testing import make_lab  # noqa: F401  (a fixture)
 from reboots import actions
 from reboots.models import RebootPolicy
 
@@ -72,42 +73,19 @@ def make_rollout(db, operator):
 
 # --- the lab -----------------------------------------------------------------------------------
 
-_lab_ports = itertools.count(0)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
-def lab_fleet(tmp_path, settings):
+def lab_fleet(make_lab, settings):
     """Start a simulated fleet (real SSH on loopback), register it, point SSH at its key.
 
     `lab_fleet(30, time_scale=0.01)` returns the running Lab; it stops at the end of the test.
     """
     from lab.register import register_hosts
-    from lab.simulator import Lab
 
-    labs = []
-
-    def start(hosts: int, *, time_scale: float = 0.01, stock: bool = True, **options) -> "Lab":
-        index = next(_lab_ports)
-        lab = Lab(
-            tmp_path / f"lab{index}",
-            hosts=hosts,
-            seed=options.pop("seed", 11),
-            time_scale=time_scale,
-            base_address=f"127.{60 + index % 100}.{(free_port() % 200)}.0",
-            port=free_port(),
-            stock=stock,
-            **options,
+    def start(hosts: int, *, time_scale: float = 0.01, stock: bool = True, **options):
+        lab = make_lab(
+            hosts=hosts, seed=options.pop("seed", 11), time_scale=time_scale, stock=stock, **options
         )
-        lab.start()
-        labs.append(lab)
         register_hosts(lab)
         settings.SSH_KEY_FILE = str(lab.client_key_path)
         settings.SSH_USE_AGENT = False
@@ -116,6 +94,4 @@ def lab_fleet(tmp_path, settings):
         settings.REBOOTS_NOTIFY_VIA_CELERY = False
         return lab
 
-    yield start
-    for lab in labs:
-        lab.stop()
+    return start

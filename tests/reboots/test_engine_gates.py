@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from fleet.findings import acknowledge
-from fleet.models import Finding
+from fleet.models import Finding, Host
 from reboots import actions, engine, hostops
 from reboots.models import RebootAttempt, Rollout, Wave
 
@@ -345,3 +345,21 @@ def test_it_counts_an_unreachable_host_against_its_group_at_start(
     )
     assert rollout.attempts.count() == 1  # the planner left web2 out: its group has no room
     assert started(engine.tick()) == ["other"]
+
+
+def test_it_starts_an_unreachable_host_of_a_full_group_rather_than_deadlock(
+    make_host, make_group, make_policy, make_rollout
+):
+    web = make_group("web", "2")
+    healthy, lost = make_host("web1", [web]), make_host("web2", [web])
+    rollout = make_rollout([healthy, lost], make_policy(canary_size=0, batch_size="2"))
+    assert rollout.waves.count() == 1
+    # After planning, web2 stopped answering and web was narrowed to one host down at a time:
+    # web is full, but web2 itself may go (it is the one down).
+    Host.objects.filter(pk=lost.pk).update(reachable=False)
+    web.max_unavailable = "1"
+    web.save()
+    assert started(engine.tick()) == ["web2"]
+    assert RebootAttempt.objects.get(host=healthy).waiting_reason.startswith(
+        "waiting for group web: 1 of 2 hosts down"
+    )

@@ -50,7 +50,7 @@ def _fits(host, wave, groups, hosts):
     return host.unavailable or all(load[g] <= by_name[g].allowed_down for g in host.groups)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(fleets())
 def test_it_places_every_host_exactly_once_or_says_why_not(fleet):
     hosts, groups, canary, batch = fleet
@@ -63,7 +63,7 @@ def test_it_places_every_host_exactly_once_or_says_why_not(fleet):
     assert all(reason for _, reason in plan.blocked)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(fleets())
 def test_it_never_puts_more_hosts_of_a_group_down_than_allowed(fleet):
     hosts, groups, canary, batch = fleet
@@ -84,7 +84,7 @@ def test_it_never_puts_more_hosts_of_a_group_down_than_allowed(fleet):
             )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(fleets())
 def test_it_puts_the_canary_first_and_respects_the_batch_size(fleet):
     hosts, groups, canary, batch = fleet
@@ -100,7 +100,7 @@ def test_it_puts_the_canary_first_and_respects_the_batch_size(fleet):
     assert all(len(wave) <= size for wave in later)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(fleets())
 def test_it_fills_each_wave_as_far_as_the_rules_allow(fleet):
     # First-fit: no host of a later wave would have fitted into an earlier one that had room.

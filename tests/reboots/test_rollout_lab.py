@@ -69,9 +69,7 @@ def test_it_reboots_thirty_hosts_without_ever_exceeding_a_group_limit(
     lab = lab_fleet(30, time_scale=0.01)
     policy = fast_policy(make_policy, canary_size=1, batch_size="25%")
     rollout = make_rollout(list(Host.objects.all()), policy)
-    began = time.monotonic()
     rollout = engine.drive(rollout, interval=0.05, timeout=240)
-    elapsed = time.monotonic() - began
     assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
     ledger = lab.ledger()
     assert len(ledger) == 30
@@ -83,7 +81,6 @@ def test_it_reboots_thirty_hosts_without_ever_exceeding_a_group_limit(
         assert down <= limits[group], (group, down, limits[group])
     assert ledger.max_concurrent_down() > 1  # waves did run hosts in parallel
     assert rollout.attempts.filter(state=A.SUCCEEDED).count() == 30
-    print(f"\n30-host rollout: {elapsed:.1f}s, {rollout.waves.count()} waves, worst {worst}")
 
 
 def test_it_pauses_when_a_host_never_returns_and_starts_no_later_wave(
@@ -145,6 +142,8 @@ def test_it_fails_an_old_kernel_a_degraded_host_and_a_changed_host_key(
     lab_fleet, make_policy, make_rollout
 ):
     lab = lab_fleet(4, drift={0: ["kernel-pending"]})
+    # A failed host counts as down in its groups; let the healthy one go regardless.
+    RedundancyGroup.objects.update(max_unavailable="100%")
     names = list(lab.hosts)
     old_kernel, degraded, rekeyed, healthy = names
     lab.set_fault(old_kernel, "boots-old-kernel")

@@ -251,3 +251,16 @@ def test_it_refuses_a_post_without_the_csrf_token(operator, running):
     running.refresh_from_db()
     assert response.status_code == 403
     assert running.state == Rollout.State.RUNNING
+
+
+def test_it_keeps_the_listed_waves_after_an_action(operator_client, running):
+    page = f"http://testserver{reverse('reboots:detail', args=[running.pk])}?wave=3"
+
+    response = operator_client.post(
+        reverse("reboots:pause", args=[running.pk]),
+        {"confirm": "yes"},
+        HTTP_HX_CURRENT_URL=page,
+        **HTMX,
+    )
+
+    assert f'hx-get="/rollouts/{running.pk}/?wave=3"' in response.content.decode()

@@ -64,8 +64,11 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------------ serve
     def do_serve(self, opts: dict[str, Any]) -> None:
+        import asyncssh
+
         from lab.simulator import Lab
 
+        asyncssh.set_log_level("WARNING")  # one line per listener and login is noise here
         store = StateDir(opts["state_dir"])
         existing = store.load_settings()
         known = len(list(store.hosts_dir.glob("*.json"))) if store.hosts_dir.exists() else 0

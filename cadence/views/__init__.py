@@ -1,0 +1,1 @@
+"""Cadence pages: schedules, freeze periods, gates, and the partials other pages include."""

@@ -1,0 +1,172 @@
+"""What an SRE under time pressure expects from the pages: times they can read, empty pages that
+say what to do, a banner when nothing can move, confirmations, keyboard and no-JavaScript use."""
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from lab.register import register_hosts
+from reboots import actions, windows
+from reboots.models import RebootPolicy, Rollout
+from tests.browser import support
+from tests.browser.conftest import VIEWER_ZONE
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.postgres,
+    pytest.mark.lab,
+    pytest.mark.django_db(transaction=True),
+]
+RELATIVE = re.compile(r"^(just now|\d+ (s|min|h|d|y) ago|in \d+ (s|min|h|d|y))$")
+
+
+def local_rendering(iso: str) -> str:
+    """What the page's script adds for a viewer in VIEWER_ZONE (en-US, short zone name)."""
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(VIEWER_ZONE))
+    return f"{when:%b} {when.day}, {when.year}, {when:%I:%M %p} {when.tzname()}"
+
+
+def closed_window(now: datetime) -> list[dict]:
+    """A daily one-hour window that opens six hours from now (so it is closed now)."""
+    opens = now + timedelta(hours=6)
+    return [
+        {
+            "days": list(windows.DAYS),
+            "start": f"{opens:%H}:00",
+            "end": f"{(opens + timedelta(hours=1)):%H}:00",
+        }
+    ]
+
+
+def test_it_shows_empty_pages_that_say_what_to_do_next(browse, people):
+    page = browse()
+    support.log_in(page, people.operator)
+    page.goto("/rollouts/")
+    empty = page.locator("#rollouts .empty-state").inner_text()
+    assert "No rollouts yet." in empty
+    assert "an admin creates a reboot policy" in empty
+    page.goto("/rollouts/new/")
+    assert "No reboot policy exists yet." in page.locator("main").inner_text()
+    assert "The fleet has no hosts yet" in page.locator("main").inner_text()
+    page.goto("/drift/")
+    assert "No findings match." in page.locator("main table").inner_text()
+
+
+def test_it_shows_times_as_relative_with_utc_and_the_viewers_time_on_hover(browse, people, lab_ssh):
+    support.register_and_audit(lab_ssh, support.QUIET_FLEET[:1])
+    page = browse()
+    support.log_in(page, people.viewer)
+    page.goto(f"/hosts/{support.QUIET_FLEET[0]}/")
+    times = page.locator("main time[datetime]")
+    assert times.count() >= 3
+    for i in range(times.count()):
+        stamp = times.nth(i)
+        iso = stamp.get_attribute("datetime")
+        title = stamp.get_attribute("title")
+        utc = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        assert f"{utc:%Y-%m-%d %H:%M}" in title and "UTC" in title, title
+        assert local_rendering(iso) in title, (title, local_rendering(iso))
+        text = stamp.inner_text().strip()
+        assert RELATIVE.match(text) or text.endswith(" UTC"), text
+
+
+def test_it_warns_outside_the_change_window_and_asks_before_aborting(
+    browse, chromium, live_server, people, browser_lab, shots
+):
+    hosts = support.QUIET_FLEET
+    register_hosts([browser_lab.host(name) for name in hosts])
+    now = timezone.now()
+    policy = RebootPolicy.objects.create(
+        name="Nights only", change_windows=closed_window(now), boot_timeout_seconds=600
+    )
+    rollout, _ = actions.create_rollout(
+        name="Night shift",
+        policy=policy,
+        selection_spec={"kind": "hosts", "value": hosts},
+        user=people.operator,
+        reason="Kernel updates",
+        start=True,
+    )
+    page = browse()
+    support.log_in(page, people.operator)
+
+    # Other pages name the rollout that cannot move, and its own page says until when.
+    page.goto("/")
+    assert f"Rollout “{rollout.name}” is outside its change window" in (
+        page.locator("#banners").inner_text()
+    )
+    page.goto(f"/rollouts/{rollout.pk}/")
+    banner = page.locator(".ro-status .banner", has_text="Outside its change window")
+    assert "no host starts until it opens" in banner.inner_text()
+    shots(page, "outside-window", full_page=False)
+
+    # The controls are reachable with the keyboard, and the focus is visible.
+    page.locator("body").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "ctl-abort":
+            break
+    else:
+        raise AssertionError("the Abort button is not reachable with Tab")
+    ring = page.evaluate(
+        """() => {
+            const style = getComputedStyle(document.activeElement);
+            return style.outlineStyle !== "none" || style.boxShadow !== "none";
+        }"""
+    )
+    assert ring, "the focused button shows no focus ring"
+
+    # Abort asks first; saying no changes nothing, saying yes ends the rollout.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.keyboard.press("Enter")
+    support.wait_until(lambda: questions, 5, "the question")
+    page.wait_for_timeout(500)
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.RUNNING
+    assert "rollout ends for good" in questions[0]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#ctl-abort").click()
+    page.locator(".ro-status .banner", has_text="Aborted").wait_for()
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.ABORTED
+    assert set(rollout.attempts.values_list("state", flat=True)) == {"skipped"}
+
+
+def test_it_asks_before_pausing_without_javascript_too(
+    chromium, live_server, people, browser_lab, shots
+):
+    hosts = support.QUIET_FLEET
+    register_hosts([browser_lab.host(name) for name in hosts])
+    policy = RebootPolicy.objects.create(
+        name="Nights only", change_windows=closed_window(timezone.now())
+    )
+    rollout, _ = actions.create_rollout(
+        name="Night shift",
+        policy=policy,
+        selection_spec={"kind": "hosts", "value": hosts},
+        user=people.operator,
+        start=True,
+    )
+    context = chromium.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        support.log_in(page, people.operator)
+        page.goto(f"/rollouts/{rollout.pk}/")
+        page.locator("#ctl-pause").click()
+        page.wait_for_url(f"**/rollouts/{rollout.pk}/pause/")
+        assert "No new host starts" in page.locator("main").inner_text()
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.RUNNING  # asking changed nothing
+        shots(page, "confirm-pause")
+        page.get_by_label("Reason").fill("Waiting for the database team")
+        page.get_by_role("button", name="Pause rollout").click()
+        page.wait_for_url(f"**/rollouts/{rollout.pk}/")
+        assert "Waiting for the database team" in page.locator(".ro-status .banner").inner_text()
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.PAUSED
+    finally:
+        context.close()
