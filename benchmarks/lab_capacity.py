@@ -132,8 +132,10 @@ def main() -> None:
         proc, took, before, after = start_child(state_dir, args.hosts, base)
         per_host = (after - before) / max(1, args.hosts)
         print(f"restart: {args.hosts} hosts in {took:.2f}s from the state dir")
-        print(f"memory: {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB serving "
-              f"= {per_host:.1f} KiB per host")
+        print(
+            f"memory: {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB serving "
+            f"= {per_host:.1f} KiB per host"
+        )
         try:
             _rss, cpu_before = proc_stat(proc.pid)
             seconds, failures, client_cpu = drive(
@@ -143,11 +145,15 @@ def main() -> None:
         finally:
             stop_child(proc)
         done = args.connections - failures
-        print(f"probes: {done} sessions ({failures} failed) with {args.threads} threads "
-              f"in {seconds:.2f}s = {done / seconds:.0f} connections/s")
-        print(f"lab CPU {1000 * (cpu_after - cpu_before) / max(1, done):.1f} ms per session; "
-              f"client CPU {1000 * client_cpu / max(1, done):.1f} ms per session; "
-              f"lab RSS after load {rss_after / 1024:.1f} MiB")
+        print(
+            f"probes: {done} sessions ({failures} failed) with {args.threads} threads "
+            f"in {seconds:.2f}s = {done / seconds:.0f} connections/s"
+        )
+        print(
+            f"lab CPU {1000 * (cpu_after - cpu_before) / max(1, done):.1f} ms per session; "
+            f"client CPU {1000 * client_cpu / max(1, done):.1f} ms per session; "
+            f"lab RSS after load {rss_after / 1024:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

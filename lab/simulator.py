@@ -328,8 +328,8 @@ class Lab:
                 reply = {"ok": True, "result": await self._control_op(request)}
         except LabError as exc:
             reply = {"ok": False, "error": str(exc)}
-        except (TimeoutError, ValueError) as exc:
-            reply = {"ok": False, "error": f"bad control request: {exc}"}
+        except (TimeoutError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            reply = {"ok": False, "error": f"bad control request: {exc!r}"}
         writer.write(json.dumps(reply).encode() + b"\n")
         await writer.drain()
         writer.close()

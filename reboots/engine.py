@@ -31,7 +31,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
 from fleet.findings import blocking_findings
-from fleet.models import Host, RedundancyGroup
+from fleet.models import RedundancyGroup
 from reboots import availability, clock, notify, windows
 from reboots.events import record
 from reboots.models import ApprovalMode, EngineState, RebootAttempt, Rollout, Wave
@@ -655,7 +655,3 @@ def drive(
         notify.deliver_inline = previous_inline
     rollout.refresh_from_db()
     return rollout
-
-
-def host_for(attempt: RebootAttempt) -> Host:
-    return Host.objects.get(pk=attempt.host_id)

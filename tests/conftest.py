@@ -10,7 +10,7 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 
-SERVICE_MARKERS = ("postgres", "redis", "lab", "browser")
+SERVICE_MARKERS = ("postgres", "redis", "lab", "browser", "alertmanager")
 
 
 def pytest_collection_modifyitems(config, items):

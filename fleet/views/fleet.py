@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
+from cadence.panels import debt_panel_context
 from fleet import stats
 from fleet.audit import request_audit
 from fleet.filters import HostFilterSet
@@ -99,6 +100,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "findings_by_severity": stats.findings_by_severity(policy.now),
             "kernels": stats.kernels_per_distro(),
             "livepatch": stats.livepatch_coverage(),
+            **debt_panel_context(request),
         }
     return render_page(request, "fleet/index.html", context, {"hosts": "hosts"})
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from lab import control
 from lab.management.commands.lab import Command
+from lab.store import LabError
 from lab.testing import free_base_address, ssh
 
 pytestmark = pytest.mark.lab
@@ -112,3 +114,12 @@ def test_it_serves_until_terminated_and_answers_steering(tmp_path):
     assert proc.returncode == 0, rest
     assert "lab: stopped" in rest
     assert not (tmp_path / "control.json").exists()
+
+
+def test_it_answers_a_malformed_control_request_with_an_error(make_lab):
+    lab = make_lab(hosts=1, seed=46)
+    with pytest.raises(LabError, match="bad control request"):
+        control.request(lab.store.path, "fault")  # no host, no kind
+    with pytest.raises(LabError, match="unknown control op 'explode'"):
+        control.request(lab.store.path, "explode")
+    assert lab.faults("web-a-01") == []

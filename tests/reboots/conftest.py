@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from fleet.models import Host, RedundancyGroup
-from lab.testing import make_lab  # noqa: F401  (a fixture)
+from lab.testing import make_lab  # noqa: F401  (a fixture, requested by name)
 from reboots import actions
 from reboots.models import RebootPolicy
 
@@ -75,15 +75,17 @@ def make_rollout(db, operator):
 
 
 @pytest.fixture
-def lab_fleet(make_lab, settings):
+def lab_fleet(request, settings):
     """Start a simulated fleet (real SSH on loopback), register it, point SSH at its key.
 
     `lab_fleet(30, time_scale=0.01)` returns the running Lab; it stops at the end of the test.
     """
     from lab.register import register_hosts
 
+    new_lab = request.getfixturevalue("make_lab")
+
     def start(hosts: int, *, time_scale: float = 0.01, stock: bool = True, **options):
-        lab = make_lab(
+        lab = new_lab(
             hosts=hosts, seed=options.pop("seed", 11), time_scale=time_scale, stock=stock, **options
         )
         register_hosts(lab)

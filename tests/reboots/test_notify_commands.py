@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import time_machine
 
-from reboots import commands, engine, notify
+from reboots import actions, commands, engine, notify
 from reboots.models import Notification
 
 
@@ -158,3 +158,25 @@ def test_it_kills_a_command_and_its_children_at_the_timeout(tmp_path):
     assert not outcome.ok and outcome.error == "timed out after 0.5s"
     time.sleep(0.2)
     assert not marker.exists()
+
+
+def test_it_notifies_when_a_wave_needs_approval_and_when_the_rollout_completes(
+    receiver, make_host, make_policy, make_rollout, operator
+):
+    hook = receiver()
+    policy = make_policy(webhook_url=hook.url, approval_mode="after-canary", batch_size="1")
+    rollout = make_rollout([make_host("a"), make_host("b")], policy)
+    for attempt in rollout.attempts.all():
+        actions.skip(attempt, operator, "not today")
+    engine.tick()
+    engine.tick()  # still waiting: asked once only
+    notify.deliver_due()
+    assert [b["event"] for b in hook.bodies] == ["approval-needed"]
+    assert hook.bodies[0]["text"].endswith("wave 2 is waiting for approval")
+    actions.approve(rollout.waves.get(index=1), operator)
+    engine.tick()
+    notify.deliver_due()
+    assert [b["event"] for b in hook.bodies] == ["approval-needed", "completed"]
+    assert hook.bodies[1]["text"].endswith(
+        "completed: 0 rebooted and verified, 0 failed, 2 skipped"
+    )

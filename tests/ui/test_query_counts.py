@@ -82,7 +82,8 @@ def test_it_renders_every_page_with_the_same_queries_at_10_and_10000_hosts(opera
     }
 
     assert large == small
-    assert max(small.values()) <= 20, small
+    # The full Fleet page also carries the reboot-debt panel (a fixed dozen aggregate queries).
+    assert max(small.values()) <= 30, small
 
 
 def test_it_renders_the_host_page_in_bounded_queries(operator_client, make_host, make_finding):

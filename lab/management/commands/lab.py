@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from typing import Any
 
@@ -61,6 +62,8 @@ class Command(BaseCommand):
             getattr(self, "do_" + opts["action"])(opts)
         except LabError as exc:
             raise CommandError(str(exc)) from exc
+        except BrokenPipeError:  # `lab hosts | head`: the reader has had enough
+            sys.stderr.close()
 
     # ------------------------------------------------------------------ serve
     def do_serve(self, opts: dict[str, Any]) -> None:
