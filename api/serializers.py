@@ -8,6 +8,8 @@ per-row query.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -29,6 +31,11 @@ def uptime_seconds(host: Host) -> int | None:
     if host.booted_at is None:
         return None
     return max(0, int((timezone.now() - host.booted_at).total_seconds()))
+
+
+def days(span: timedelta | None) -> float | None:
+    """A span in days, to the hundredth (as the reboot debt summary rounds)."""
+    return None if span is None else round(span.total_seconds() / 86400, 2)
 
 
 class GroupSerializer(serializers.ModelSerializer):
@@ -69,6 +76,18 @@ class HostSerializer(serializers.ModelSerializer):
         source="over_policy", read_only=True, help_text="Up longer than MAX_UPTIME_DAYS allows."
     )
     livepatched = serializers.SerializerMethodField(help_text="Live patches are applied.")
+    uptime_limit_days = serializers.IntegerField(
+        read_only=True,
+        help_text="The host's maximum uptime: the smallest of MAX_UPTIME_DAYS, its groups' and "
+        "its enabled schedules' limits.",
+    )
+    reboot_debt_days = serializers.SerializerMethodField(
+        help_text="Days its uptime is past that limit: 0 inside policy, null when the uptime is "
+        "unknown."
+    )
+    since_verified_reboot_days = serializers.SerializerMethodField(
+        help_text="Days since a rollout last verified a reboot of it; null when none ever did."
+    )
     open_findings_high = serializers.IntegerField(source="open_high", read_only=True)
     open_findings_medium = serializers.IntegerField(source="open_medium", read_only=True)
     open_findings_low = serializers.IntegerField(source="open_low", read_only=True)
@@ -106,6 +125,9 @@ class HostSerializer(serializers.ModelSerializer):
             "last_audit_at",
             "last_audit_ok_at",
             "last_verified_reboot_at",
+            "uptime_limit_days",
+            "reboot_debt_days",
+            "since_verified_reboot_days",
             "open_findings_high",
             "open_findings_medium",
             "open_findings_low",
@@ -123,6 +145,16 @@ class HostSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_livepatched(self, host: Host) -> bool:
         return host.livepatch_state == "applied"
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_reboot_debt_days(self, host: Host) -> float | None:
+        # `reboot_debt` is uptime minus limit (negative: time left), annotated by the view.
+        debt = days(host.reboot_debt)
+        return None if debt is None else max(debt, 0.0)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_since_verified_reboot_days(self, host: Host) -> float | None:
+        return days(host.since_verified_reboot)
 
 
 class HostDetailSerializer(HostSerializer):

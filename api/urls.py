@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from api import views
+from api.debt import DebtView
 from api.permissions import CanReadFleet
 
 app_name = "api"
@@ -48,11 +49,13 @@ exports = [
     for prefix, viewset, basename in RESOURCES
 ]
 
+v1 = [*exports, path("debt/", DebtView.as_view(), name="debt"), *router.urls]
+
 schema_view = SpectacularAPIView.as_view(permission_classes=[CanReadFleet])
 docs_view = SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[CanReadFleet])
 
 urlpatterns = [
-    path("v1/", include([*exports, *router.urls])),
+    path("v1/", include(v1)),
     path("schema/", login_not_required(schema_view), name="schema"),
     # The docs page is for people: the login redirect of every page (DRF views opt out of it).
     path("docs/", login_required(docs_view), name="docs"),

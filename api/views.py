@@ -12,6 +12,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DurationField,
+    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -36,6 +38,7 @@ from api.pagination import Cursor, Pages
 from api.permissions import CanReadModel
 from api.renderers import CSVRenderer
 from api.schema import ReportingSchema
+from cadence import due
 from fleet import stats
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
 from reboots.models import Event, RebootAttempt, Rollout, Wave
@@ -133,7 +136,15 @@ class HostViewSet(ReportingViewSet):
 
     def get_queryset(self) -> QuerySet:
         policy = stats.UptimePolicy.load(timezone.now())
+        # Reboot debt as the Fleet page's panel computes it (schedule limits included), in the
+        # same query: a few queries to load the limits, none per row.
+        limits = due.Limits.load(policy.now)
         hosts = Host.objects.annotate(
+            uptime_limit_days=limits.limit_days(),
+            reboot_debt=limits.debt(),
+            since_verified_reboot=ExpressionWrapper(
+                Value(limits.now) - F("last_verified_reboot_at"), output_field=DurationField()
+            ),
             reboot_reasons=KeyTransform("reboot_reasons", "facts"),
             # CASE, not the bare condition: `reboot_required` may be NULL (unknown), and
             # NULL OR false is NULL in SQL.

@@ -30,6 +30,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
+from cadence import hooks as cadence_hooks
 from fleet.findings import blocking_findings
 from fleet.models import RedundancyGroup
 from reboots import availability, clock, notify, windows
@@ -262,6 +263,11 @@ def _open_wave(
             f"wave {wave.number} waits for a change window long enough for a boot timeout{when}",
         )
         return False
+    # Outside gates (freezes, Alertmanager, HTTP) hold a wave; they never fail it.
+    gate = cadence_hooks.before_wave(rollout, now)
+    if not gate.open:
+        _waiting(rollout, f"wave {wave.number} held: {gate.reason}")
+        return False
     with transaction.atomic():
         if failed_count(rollout) > policy.failure_budget:
             return False
@@ -396,6 +402,11 @@ def start_host(
     if known_full and host.reachable is not False:
         _wait_host(attempt, known_full)
         return None
+    # Asked before the group lock is taken, so a slow gate never holds the lock.
+    gate = cadence_hooks.before_host(attempt, now)
+    if not gate.open:
+        _wait_host(attempt, f"held: {gate.reason}")
+        return None
 
     token = new_token()
     with transaction.atomic():
@@ -500,6 +511,7 @@ def settle_attempt(attempt, from_state, to_state, now, reason, *, verb, token=No
             notify.emit(
                 rollout, "failed", f"{attempt.host.name} failed: {reason}", host=attempt.host.name
             )
+    cadence_hooks.on_attempt_finished(attempt)
     return True
 
 

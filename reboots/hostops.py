@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from cadence import hooks as cadence_hooks
 from fleet import audit, hostkeys, ssh
 from fleet.findings import active_acknowledgement_q, blocking_findings
 from fleet.models import BootRecord, Finding, Host
@@ -236,6 +237,7 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
     if not marked:
         _stand_down(attempt, token, policy, session)
         return
+    cadence_hooks.on_attempt_rebooting(attempt, now)
 
     sent_note = "reboot command sent"
     try:

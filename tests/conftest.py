@@ -54,7 +54,28 @@ def _test_settings(settings):
     }
 
 
+def ensure_role_groups() -> None:
+    """Re-run the migrations that create the role groups when a transactional test flushed them."""
+    if Group.objects.filter(name__in=("viewer", "operator", "admin")).count() == 3:
+        return
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython
+
+    loader = MigrationLoader(connection)
+    apps = loader.project_state().apps
+    plan: list[tuple[str, str]] = []
+    for leaf in loader.graph.leaf_nodes():
+        plan += [key for key in loader.graph.forwards_plan(leaf) if key not in plan]
+    for key in plan:
+        if key[1].endswith("_roles"):
+            for operation in loader.graph.nodes[key].operations:
+                if isinstance(operation, RunPython):
+                    operation.code(apps, None)
+
+
 def _make_user(django_user_model, username: str, role: str | None):
+    ensure_role_groups()
     user = django_user_model.objects.create_user(username=username, password="pw-" + username)
     if role:
         user.groups.add(Group.objects.get(name=role))

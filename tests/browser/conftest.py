@@ -39,8 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-# A Redis database no other test uses: the worker's queue is flushed at will.
+# A Redis database no other test uses, and a queue of this session's own (parallel sessions,
+# pytest-xdist workers included, each run their own worker on their own test database).
 BROWSER_REDIS_DB = 13
+QUEUE = f"browser-tests-{os.getpid()}"
 TICK_SECONDS = 0.3
 VIEWER_ZONE = "America/New_York"  # not UTC, so local times and UTC differ on the page
 
@@ -101,9 +103,11 @@ class Worker:
         self.log_path = log_path
 
     def purge(self) -> None:
-        import redis
+        """Drop work still queued for this session's worker."""
+        from config.celery import app
 
-        redis.Redis.from_url(self.broker_url).flushdb()
+        with app.connection_for_write(self.broker_url) as broker:
+            broker.default_channel.queue_purge(QUEUE)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -135,7 +139,6 @@ def celery_worker(django_db_setup, django_db_blocker, browser_lab, tmp_path_fact
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.skip(f"needs Redis at {url}: {exc}")
-    redis.Redis.from_url(url).flushdb()
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -168,8 +171,10 @@ def celery_worker(django_db_setup, django_db_blocker, browser_lab, tmp_path_fact
         "6",
         "--loglevel",
         "INFO",
+        "--queues",
+        QUEUE,
         "--hostname",
-        f"browser-{os.getpid()}@%h",
+        f"{QUEUE}@%h",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
@@ -178,6 +183,7 @@ def celery_worker(django_db_setup, django_db_blocker, browser_lab, tmp_path_fact
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     worker = Worker(url, process, log_path)
     try:
+        worker.purge()
         worker.wait_ready()
         yield worker
     finally:
@@ -205,7 +211,10 @@ class EngineTicker:
 
                 def dispatch(work: engine.Work) -> None:
                     run_work.apply_async(
-                        (work.kind, work.attempt_id, work.token), expires=300, connection=broker
+                        (work.kind, work.attempt_id, work.token),
+                        expires=300,
+                        connection=broker,
+                        queue=QUEUE,
                     )
 
                 while not self.stopping.is_set():

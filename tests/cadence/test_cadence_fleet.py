@@ -35,7 +35,6 @@ START = utc(2026, 2, 20, 12, 0)
 STEP = timedelta(minutes=10)
 BOOT = timedelta(minutes=3)  # a simulated host is back and verified this long after its reboot
 HOSTS = 200
-ENGINE_CALLS_HOOKS = hasattr(engine, "cadence_hooks")
 
 
 class SimulatedFleet:
@@ -144,17 +143,7 @@ def assert_paced_and_windowed(schedule, policy, freezes) -> Counter:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "with_freeze",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.skipif(
-                not ENGINE_CALLS_HOOKS,
-                reason="reboots/engine.py does not call cadence.hooks yet: a freeze cannot hold "
-                "a rollout that is already running (see cadence/hooks.py)",
-            ),
-        ),
-    ],
+    [False, True],
 )
 def test_it_brings_every_host_inside_policy_over_successive_windows(
     make_group, make_host, make_policy, make_schedule, operator, with_freeze

@@ -29,10 +29,6 @@ pytestmark = [
     pytest.mark.alertmanager,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not hasattr(engine, "cadence_hooks"),
-        reason="reboots/engine.py does not call cadence.hooks yet (see cadence/hooks.py)",
-    ),
 ]
 A = RebootAttempt.State
 HOSTS = 8

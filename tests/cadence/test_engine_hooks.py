@@ -1,7 +1,6 @@
 """The engine honours freezes and gates and ends silences, through cadence.hooks.
 
-These tick the real engine. They run once reboots/engine.py and reboots/hostops.py call the
-hooks (the lines are listed in cadence/hooks.py); until then they are skipped, saying so.
+These tick the real engine, which calls the hooks from reboots/engine.py and reboots/hostops.py.
 """
 
 from datetime import timedelta
@@ -17,10 +16,6 @@ from reboots import actions, engine
 from reboots.models import RebootAttempt, Rollout, Wave
 
 A = RebootAttempt.State
-pytestmark = pytest.mark.skipif(
-    not hasattr(engine, "cadence_hooks"),
-    reason="reboots/engine.py does not call cadence.hooks yet (see cadence/hooks.py)",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -336,7 +336,8 @@ def test_it_reboots_no_host_twice_when_a_worker_is_killed_mid_attempt(
         runner.close()
     rollout = engine.drive(rollout, interval=0.05, timeout=60)
     ledger = lab.ledger()
-    assert set(ledger.reboots_per_host().values()) == {1}, ledger.reboots_per_host()
+    # The judge: no host was rebooted more than once, whatever instant the worker died at.
+    assert max(ledger.reboots_per_host().values(), default=0) <= 1, ledger.reboots_per_host()
     killed_in.refresh_from_db()
     if killed_in.state == A.FAILED:
         # Killed between marking it rebooting and sending the command: it never rebooted, and
@@ -346,3 +347,4 @@ def test_it_reboots_no_host_twice_when_a_worker_is_killed_mid_attempt(
     else:
         assert killed_in.state == A.SUCCEEDED, explain(rollout)
         assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
+        assert set(ledger.reboots_per_host().values()) == {1}, ledger.reboots_per_host()
