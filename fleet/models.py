@@ -60,7 +60,9 @@ class Host(models.Model):
         max_length=255, blank=True, help_text="Optional jump host: [user@]host[:port]."
     )
     labels = models.JSONField(default=list, blank=True, help_text='List of "key=value" strings.')
-    enabled = models.BooleanField(default=True, help_text="Off: cordoned, never audited nor rebooted.")
+    enabled = models.BooleanField(
+        default=True, help_text="Off: cordoned, never audited nor rebooted."
+    )
     groups = models.ManyToManyField(RedundancyGroup, related_name="hosts", blank=True)
 
     # --- SSH host key pinning (never trust on first use without an operator) ---
@@ -122,7 +124,9 @@ class Host(models.Model):
 
     @property
     def label_pairs(self) -> list[tuple[str, str]]:
-        return [tuple(label.split("=", 1)) if "=" in label else (label, "") for label in self.labels]
+        return [
+            tuple(label.split("=", 1)) if "=" in label else (label, "") for label in self.labels
+        ]
 
     def new_ingest_token(self) -> str:
         """Make a push token for this host; only its hash is stored."""
@@ -145,6 +149,9 @@ class ProbeOutput(models.Model):
     truncated = models.BooleanField(default=False)
     source = models.CharField(max_length=10, default="ssh")
     collected_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"probe output of host {self.host_id} at {self.collected_at:%Y-%m-%d %H:%M}"
 
 
 class Audit(models.Model):
@@ -171,6 +178,9 @@ class Audit(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["host", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"audit of host {self.host_id} at {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
 
 
 class Finding(models.Model):
@@ -236,3 +246,6 @@ class BootRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["host", "boot_id"], name="one_record_per_boot")
         ]
+
+    def __str__(self) -> str:
+        return f"boot {self.boot_id} of host {self.host_id}"

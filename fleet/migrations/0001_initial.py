@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import fleet.capacity
 from django.conf import settings
 from django.db import migrations, models
 
+import fleet.capacity
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,139 +17,320 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Host',
+            name="Host",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=253, unique=True)),
-                ('address', models.CharField(help_text='DNS name or IP address for SSH.', max_length=255)),
-                ('port', models.PositiveIntegerField(default=22)),
-                ('ssh_user', models.CharField(default='root', max_length=64)),
-                ('bastion', models.CharField(blank=True, help_text='Optional jump host: [user@]host[:port].', max_length=255)),
-                ('labels', models.JSONField(blank=True, default=list, help_text='List of "key=value" strings.')),
-                ('enabled', models.BooleanField(default=True, help_text='Off: cordoned, never audited nor rebooted.')),
-                ('host_key_type', models.CharField(blank=True, max_length=64)),
-                ('host_key', models.TextField(blank=True, help_text='Base64 public key blob.')),
-                ('host_key_state', models.CharField(choices=[('unknown', 'No key seen'), ('offered', 'Key seen, awaiting acceptance'), ('pinned', 'Pinned'), ('changed', 'Key changed: blocked')], db_index=True, default='unknown', max_length=10)),
-                ('offered_key_type', models.CharField(blank=True, max_length=64)),
-                ('offered_key', models.TextField(blank=True)),
-                ('key_offered_at', models.DateTimeField(blank=True, null=True)),
-                ('ingest_token_hash', models.CharField(blank=True, max_length=64)),
-                ('facts', models.JSONField(blank=True, default=dict)),
-                ('os_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('os_version', models.CharField(blank=True, max_length=64)),
-                ('os_pretty', models.CharField(blank=True, max_length=200)),
-                ('booted_kernel', models.CharField(blank=True, db_index=True, max_length=200)),
-                ('newest_kernel', models.CharField(blank=True, max_length=200)),
-                ('default_kernel', models.CharField(blank=True, max_length=200)),
-                ('boot_id', models.CharField(blank=True, max_length=64)),
-                ('booted_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('reboot_required', models.BooleanField(blank=True, null=True)),
-                ('needs_reboot', models.BooleanField(db_index=True, default=False)),
-                ('kernel_pending', models.BooleanField(default=False)),
-                ('livepatch_provider', models.CharField(blank=True, max_length=40)),
-                ('livepatch_state', models.CharField(blank=True, max_length=40)),
-                ('systemd_state', models.CharField(blank=True, max_length=40)),
-                ('reachable', models.BooleanField(blank=True, null=True)),
-                ('last_audit_at', models.DateTimeField(blank=True, null=True)),
-                ('last_audit_ok_at', models.DateTimeField(blank=True, null=True)),
-                ('last_verified_reboot_at', models.DateTimeField(blank=True, null=True)),
-                ('audit_status', models.CharField(choices=[('idle', 'Idle'), ('queued', 'Queued'), ('running', 'Running')], default='idle', max_length=10)),
-                ('audit_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=253, unique=True)),
+                (
+                    "address",
+                    models.CharField(help_text="DNS name or IP address for SSH.", max_length=255),
+                ),
+                ("port", models.PositiveIntegerField(default=22)),
+                ("ssh_user", models.CharField(default="root", max_length=64)),
+                (
+                    "bastion",
+                    models.CharField(
+                        blank=True,
+                        help_text="Optional jump host: [user@]host[:port].",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "labels",
+                    models.JSONField(
+                        blank=True, default=list, help_text='List of "key=value" strings.'
+                    ),
+                ),
+                (
+                    "enabled",
+                    models.BooleanField(
+                        default=True, help_text="Off: cordoned, never audited nor rebooted."
+                    ),
+                ),
+                ("host_key_type", models.CharField(blank=True, max_length=64)),
+                ("host_key", models.TextField(blank=True, help_text="Base64 public key blob.")),
+                (
+                    "host_key_state",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "No key seen"),
+                            ("offered", "Key seen, awaiting acceptance"),
+                            ("pinned", "Pinned"),
+                            ("changed", "Key changed: blocked"),
+                        ],
+                        db_index=True,
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("offered_key_type", models.CharField(blank=True, max_length=64)),
+                ("offered_key", models.TextField(blank=True)),
+                ("key_offered_at", models.DateTimeField(blank=True, null=True)),
+                ("ingest_token_hash", models.CharField(blank=True, max_length=64)),
+                ("facts", models.JSONField(blank=True, default=dict)),
+                ("os_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("os_version", models.CharField(blank=True, max_length=64)),
+                ("os_pretty", models.CharField(blank=True, max_length=200)),
+                ("booted_kernel", models.CharField(blank=True, db_index=True, max_length=200)),
+                ("newest_kernel", models.CharField(blank=True, max_length=200)),
+                ("default_kernel", models.CharField(blank=True, max_length=200)),
+                ("boot_id", models.CharField(blank=True, max_length=64)),
+                ("booted_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("reboot_required", models.BooleanField(blank=True, null=True)),
+                ("needs_reboot", models.BooleanField(db_index=True, default=False)),
+                ("kernel_pending", models.BooleanField(default=False)),
+                ("livepatch_provider", models.CharField(blank=True, max_length=40)),
+                ("livepatch_state", models.CharField(blank=True, max_length=40)),
+                ("systemd_state", models.CharField(blank=True, max_length=40)),
+                ("reachable", models.BooleanField(blank=True, null=True)),
+                ("last_audit_at", models.DateTimeField(blank=True, null=True)),
+                ("last_audit_ok_at", models.DateTimeField(blank=True, null=True)),
+                ("last_verified_reboot_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "audit_status",
+                    models.CharField(
+                        choices=[("idle", "Idle"), ("queued", "Queued"), ("running", "Running")],
+                        default="idle",
+                        max_length=10,
+                    ),
+                ),
+                ("audit_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': [('operate_fleet', 'Operate: rollouts, approvals, acknowledgements, audits, host keys'), ('administer_fleet', 'Administer: policies, schedules, inventory and tokens')],
+                "ordering": ["name"],
+                "permissions": [
+                    (
+                        "operate_fleet",
+                        "Operate: rollouts, approvals, acknowledgements, audits, host keys",
+                    ),
+                    ("administer_fleet", "Administer: policies, schedules, inventory and tokens"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RedundancyGroup',
+            name="RedundancyGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('max_unavailable', models.CharField(default='1', help_text='Hosts allowed down at once: a count (2) or a percentage of the group (25%).', max_length=10, validators=[fleet.capacity.validate_max_unavailable])),
-                ('max_uptime_days', models.PositiveIntegerField(blank=True, help_text="Overrides MAX_UPTIME_DAYS for this group's hosts.", null=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "max_unavailable",
+                    models.CharField(
+                        default="1",
+                        help_text="Hosts allowed down at once: a count (2) or a percentage of the group (25%).",
+                        max_length=10,
+                        validators=[fleet.capacity.validate_max_unavailable],
+                    ),
+                ),
+                (
+                    "max_uptime_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Overrides MAX_UPTIME_DAYS for this group's hosts.",
+                        null=True,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ProbeOutput',
+            name="ProbeOutput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField(blank=True)),
-                ('truncated', models.BooleanField(default=False)),
-                ('source', models.CharField(default='ssh', max_length=10)),
-                ('collected_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('host', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='probe_output', to='fleet.host')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                ("truncated", models.BooleanField(default=False)),
+                ("source", models.CharField(default="ssh", max_length=10)),
+                ("collected_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "host",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="probe_output",
+                        to="fleet.host",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='host',
-            name='groups',
-            field=models.ManyToManyField(blank=True, related_name='hosts', to='fleet.redundancygroup'),
+            model_name="host",
+            name="groups",
+            field=models.ManyToManyField(
+                blank=True, related_name="hosts", to="fleet.redundancygroup"
+            ),
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(db_index=True, max_length=40)),
-                ('subject', models.CharField(blank=True, max_length=300)),
-                ('severity', models.CharField(choices=[('high', 'High'), ('medium', 'Medium'), ('low', 'Low'), ('info', 'Info')], db_index=True, max_length=6)),
-                ('detail', models.TextField(blank=True)),
-                ('first_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resolved_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('ack_note', models.TextField(blank=True)),
-                ('ack_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('host', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='fleet.host')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(db_index=True, max_length=40)),
+                ("subject", models.CharField(blank=True, max_length=300)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                            ("info", "Info"),
+                        ],
+                        db_index=True,
+                        max_length=6,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("first_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("resolved_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("ack_note", models.TextField(blank=True)),
+                ("ack_expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "host",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="fleet.host",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['host__name', 'kind', 'subject'],
-                'indexes': [models.Index(fields=['kind', 'severity', 'resolved_at'], name='fleet_findi_kind_68d5c9_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('resolved_at__isnull', True)), fields=('host', 'kind', 'subject'), name='one_open_finding_per_subject')],
+                "ordering": ["host__name", "kind", "subject"],
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "severity", "resolved_at"],
+                        name="fleet_findi_kind_68d5c9_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("resolved_at__isnull", True)),
+                        fields=("host", "kind", "subject"),
+                        name="one_open_finding_per_subject",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BootRecord',
+            name="BootRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('boot_id', models.CharField(max_length=64)),
-                ('booted_at', models.DateTimeField(blank=True, null=True)),
-                ('kernel', models.CharField(blank=True, max_length=200)),
-                ('first_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('verified_by_rollout', models.BooleanField(default=False)),
-                ('host', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='boots', to='fleet.host')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("boot_id", models.CharField(max_length=64)),
+                ("booted_at", models.DateTimeField(blank=True, null=True)),
+                ("kernel", models.CharField(blank=True, max_length=200)),
+                ("first_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("verified_by_rollout", models.BooleanField(default=False)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="boots",
+                        to="fleet.host",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-booted_at'],
-                'constraints': [models.UniqueConstraint(fields=('host', 'boot_id'), name='one_record_per_boot')],
+                "ordering": ["-booted_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("host", "boot_id"), name="one_record_per_boot")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Audit',
+            name="Audit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('ok', 'OK'), ('partial', 'Parsed with errors'), ('unreachable', 'Unreachable'), ('host-key', 'Host key not trusted'), ('error', 'Error')], max_length=12)),
-                ('source', models.CharField(choices=[('ssh', 'SSH'), ('push', 'Pushed by the host')], default='ssh', max_length=6)),
-                ('message', models.TextField(blank=True)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('host', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='fleet.host')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "OK"),
+                            ("partial", "Parsed with errors"),
+                            ("unreachable", "Unreachable"),
+                            ("host-key", "Host key not trusted"),
+                            ("error", "Error"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("ssh", "SSH"), ("push", "Pushed by the host")],
+                        default="ssh",
+                        max_length=6,
+                    ),
+                ),
+                ("message", models.TextField(blank=True)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audits",
+                        to="fleet.host",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['host', '-started_at'], name='fleet_audit_host_id_b05d82_idx')],
+                "ordering": ["-started_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["host", "-started_at"], name="fleet_audit_host_id_b05d82_idx"
+                    )
+                ],
             },
         ),
     ]

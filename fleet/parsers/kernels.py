@@ -214,7 +214,9 @@ def parse_vmlinuz_link(text: str) -> list[str]:
         elif line.strip() not in ("/vmlinuz", "/boot/vmlinuz"):
             unrecognised.append(line.strip())
     if unrecognised and not releases:
-        raise ParseError(f"the /vmlinuz link points to {unrecognised[0]!r}, not a vmlinuz-<release>")
+        raise ParseError(
+            f"the /vmlinuz link points to {unrecognised[0]!r}, not a vmlinuz-<release>"
+        )
     return releases
 
 

@@ -12,7 +12,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Routes with their own authentication: Django's admin (staff login), the login page,
 # health probes, and token-authenticated API endpoints.
 SELF_AUTHENTICATED = re.compile(r"^(admin/|login/|logout/|healthz|readyz|api/|metrics)")
-SAMPLE_VALUES = {"int": "1", "str": "sample", "slug": "sample", "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "path": "sample"}
+SAMPLE_VALUES = {
+    "int": "1",
+    "str": "sample",
+    "slug": "sample",
+    "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+    "path": "sample",
+}
 
 
 def _walk(patterns, prefix=""):
@@ -35,8 +41,10 @@ def _concrete(route: str) -> str:
 
 def all_routes():
     routes = []
-    for route, pattern in _walk(get_resolver().url_patterns):
-        if "(?P" in route or "\\" in route:  # regex routes (DRF format suffixes) are covered by their plain twin
+    for route, _pattern in _walk(get_resolver().url_patterns):
+        if (
+            "(?P" in route or "\\" in route
+        ):  # regex routes (DRF format suffixes) are covered by their plain twin
             continue
         routes.append(pytest.param(_concrete(route), id=route or "/"))
     return routes
