@@ -182,6 +182,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 
 ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 5.0, minimum=0.5)
+ENGINE_STALE_SECONDS = env_float(
+    "ENGINE_STALE_SECONDS", max(60.0, 6 * ENGINE_TICK_SECONDS), minimum=1.0
+)
 AUDIT_INTERVAL_MINUTES = env_int("AUDIT_INTERVAL_MINUTES", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "engine-tick": {
@@ -284,3 +287,21 @@ for _network in METRICS_ALLOWED_IPS:
 
 # Django 6 makes https the default scheme of URL form fields; opt in now.
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# --- Retention (fleet/retention.py, `manage.py prune`, a daily beat task); 0 keeps forever ----
+RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", RETENTION_DAYS, minimum=0)
+RETENTION_EVENT_DAYS = env_int("RETENTION_EVENT_DAYS", 365, minimum=0)  # the audit log
+RETENTION_RESOLVED_FINDING_DAYS = env_int(
+    "RETENTION_RESOLVED_FINDING_DAYS", RETENTION_DAYS, minimum=0
+)
+RETENTION_ROLLOUT_DAYS = env_int("RETENTION_ROLLOUT_DAYS", 365, minimum=0)  # ended rollouts
+RETENTION_BOOT_DAYS = env_int("RETENTION_BOOT_DAYS", 730, minimum=0)  # compliance history
+RETENTION_NOTIFICATION_DAYS = env_int("RETENTION_NOTIFICATION_DAYS", 30, minimum=0)
+# Autodiscovery imports only `<app>.tasks`; the retention task lives in its own module.
+CELERY_IMPORTS = ["fleet.tasks_retention"]
+CELERY_BEAT_SCHEDULE["retention-prune"] = {
+    "task": "fleet.tasks_retention.prune",
+    "schedule": 24 * 3600.0,
+    "options": {"expires": 23 * 3600.0},
+}
+# --- end of the retention block --------------------------------------------------------------

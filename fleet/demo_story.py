@@ -24,6 +24,9 @@ from reboots.models import ApprovalMode, RebootAttempt, RebootPolicy, Rollout, W
 
 POLICY_NAME = "Demo: canary, then approval"
 ROLLOUT_NAME = "Kernel updates (demo)"
+# When an earlier demo already rebooted every host that needed it, the demo reboots the hosts
+# up longest instead, as a regular rolling reboot does.
+ROLLING_NAME = "Rolling reboot (demo)"
 MAX_HOSTS = 13  # a canary and three waves of four: waves go by within a minute
 MIN_HOSTS = 2  # a canary and at least one wave to approve
 DEMO_OPERATOR = "operator"  # the demo account `manage.py demo` creates
@@ -33,7 +36,7 @@ POLICY = {
     "canary_size": 1,
     "batch_size": "4",
     "soak_seconds": 5,
-    "boot_timeout_seconds": 120,
+    "boot_timeout_seconds": 60,
     "settle_timeout_seconds": 60,
     "failure_budget": 1,
     "approval_mode": ApprovalMode.AFTER_CANARY,
@@ -61,7 +64,7 @@ def ensure_policy() -> RebootPolicy:
 
 def unfinished_demo_rollout() -> Rollout | None:
     return (
-        Rollout.objects.filter(name=ROLLOUT_NAME)
+        Rollout.objects.filter(name__in=[ROLLOUT_NAME, ROLLING_NAME])
         .exclude(state__in=Rollout.ENDED_STATES)
         .order_by("-created_at", "-pk")
         .first()
@@ -81,8 +84,8 @@ def rebootable_now(host: Host) -> bool:
 def choose_hosts(limit: int = MAX_HOSTS) -> tuple[list[Host], Host | None]:
     """Hosts for the demo rollout, and the live-patched host kept out of it for people to see.
 
-    Hosts that need a reboot come first; when too few do (a fleet already rebooted by an earlier
-    demo) the longest-running healthy hosts fill in, as a monthly rolling reboot would.
+    The hosts that need a reboot, or, when too few do (a fleet an earlier demo rebooted), the
+    healthy hosts up longest.
     """
     busy = RebootAttempt.objects.filter(host=OuterRef("pk"), state__in=RebootAttempt.OPEN_STATES)
     needing = list(
@@ -91,18 +94,15 @@ def choose_hosts(limit: int = MAX_HOSTS) -> tuple[list[Host], Host | None]:
     kept = next((h for h in needing if h.livepatch_state == "applied"), None)
     chosen = [h for h in needing if h != kept and rebootable_now(h)][:limit]
     if len(chosen) < MIN_HOSTS:
-        others = (
+        longest_up = (
             Host.objects.filter(enabled=True, booted_at__isnull=False)
             .annotate(busy=Exists(busy))
             .filter(busy=False)
-            .exclude(pk__in=[h.pk for h in chosen] + ([kept.pk] if kept else []))
             .order_by("booted_at")
         )
-        for host in others:
-            if len(chosen) >= min(limit, 4):
-                break
-            if rebootable_now(host):
-                chosen.append(host)
+        if kept is not None:
+            longest_up = longest_up.exclude(pk=kept.pk)
+        chosen = [h for h in longest_up[: limit * 3] if rebootable_now(h)][: min(limit, 5)]
     return sorted(chosen, key=lambda h: h.name), kept
 
 
@@ -135,13 +135,18 @@ def prepare(
                 f"{MIN_HOSTS}"
             )
         operator = get_user_model().objects.filter(username=DEMO_OPERATOR).first()
+        kernels = any(h.needs_reboot or h.reboot_required for h in hosts)
         rollout, _ = actions.create_rollout(
-            name=ROLLOUT_NAME,
+            name=ROLLOUT_NAME if kernels else ROLLING_NAME,
             policy=policy,
             selection_spec={"kind": "hosts", "value": [h.name for h in hosts]},
             user=operator,
-            reason="New kernels are installed on these hosts; the canary has been verified. "
-            "Approve the next wave and watch the rest go by.",
+            reason=(
+                "New kernels are installed on these hosts"
+                if kernels
+                else "These hosts have been up longest"
+            )
+            + "; the canary has been verified. Approve the next wave and watch the rest go by.",
             start=True,
         )
         say(f"Planned “{rollout.name}” (#{rollout.pk}): {len(hosts)} hosts.")

@@ -142,7 +142,7 @@ def celery_worker(django_db_setup, django_db_blocker, browser_lab, tmp_path_fact
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "celery-worker.log"
+    log_path = ARTIFACTS / f"celery-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     var_dir = tmp_path_factory.mktemp("worker-var")
     env = {
         **os.environ,

@@ -60,7 +60,7 @@ def test_it_pauses_on_a_host_that_never_returns_shows_why_and_goes_on_once_it_is
         assert f"retry or skip each failed host: {lost.host.name}" in text
         assert row(page, lost).locator(".ro-pill").inner_text().strip() == "Failed"
         assert "did not come back" in row(page, lost).locator(".ro-note").inner_text()
-        shots(page, "paused-by-itself")
+        shots(page, "paused-by-itself", full_page=False)
         # Every other page says so too.
         elsewhere = page.context.new_page()
         elsewhere.goto("/")

@@ -33,9 +33,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
         rollout = story.rollout
         url = reverse("reboots:detail", args=[rollout.pk])
-        verb = "Planned" if story.created else "Kept"
+        kept = "" if story.created else " (kept from an earlier run)"
         self.stdout.write(
-            f"{verb} rollout “{rollout.name}” ({url}): canary {', '.join(story.canary)} "
+            f"Rollout “{rollout.name}”{kept} at {url}: canary {', '.join(story.canary)} "
             "rebooted and verified."
         )
         if story.awaiting:
