@@ -228,7 +228,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"paramiko": {"level": "WARNING"}},
+    # A reboot resets the SSH connection by design; paramiko would log that as an error.
+    "loggers": {"paramiko": {"level": "WARNING"}, "paramiko.transport": {"level": "CRITICAL"}},
 }
 
 REST_FRAMEWORK = {

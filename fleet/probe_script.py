@@ -72,7 +72,9 @@ _rb_end() {
 _rb_root() {
   _rb_have "$1" || return 127
   if [ -z "$_rb_sudo" ]; then "$@"; return $?; fi
-  sudo -n true || return 126
+  # `sudo -l CMD` asks whether this very command is allowed, so a least-privilege sudoers
+  # file (README) that permits only the probe's commands is enough.
+  sudo -n -l "$@" >/dev/null || return 126
   sudo -n "$@"
 }
 # Try unprivileged first; only a failure is retried as root.

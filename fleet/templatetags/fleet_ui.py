@@ -53,12 +53,13 @@ def ts(value: datetime | None, empty: str = "never"):
 
 @register.simple_tag
 def abs_ts(value: datetime | None, empty: str = "—"):
-    """`<time>` showing the absolute UTC time (the relative one on hover)."""
+    """`<time>` with the absolute time: UTC in the HTML, the viewer's zone once the page script
+    runs (UTC and the relative time then on hover)."""
     if value is None:
         return format_html('<span class="muted">{}</span>', empty)
     value = value.astimezone(UTC)
     return format_html(
-        '<time datetime="{}" title="{}">{} UTC</time>',
+        '<time datetime="{}" data-abs title="{}">{} UTC</time>',
         value.isoformat().replace("+00:00", "Z"),
         relative(value),
         value.strftime("%Y-%m-%d %H:%M"),

@@ -12,6 +12,12 @@
         year: "numeric", month: "short", day: "numeric",
         hour: "2-digit", minute: "2-digit", timeZoneName: "short",
       });
+      if (el.hasAttribute("data-abs")) {
+        // Absolute times read in the viewer's zone; UTC (and how long ago) stay on hover.
+        el.title = el.textContent + (el.title ? "\n" + el.title : "");
+        el.textContent = local;
+        return;
+      }
       el.title = (el.title ? el.title + "\n" : "") + local;
     });
   }

@@ -26,6 +26,7 @@ from django.db import connection
 from lab.simulator import Lab
 from lab.testing import start_lab
 from tests.browser import support
+from tests.conftest import ensure_role_groups
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def engine_ticking(celery_worker, transactional_db) -> Iterator[EngineTicker]:
 @pytest.fixture
 def roles(transactional_db) -> None:
     """The role groups again: a transactional test's flush empties what migrations created."""
-    support.replay_role_migrations()
+    ensure_role_groups()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connection
-
 from lab.generate import host_names
 
 # Boots take 8–50 s on the simulated distributions; at 0.05 they take 0.4–2.5 s.
@@ -73,30 +71,6 @@ def with_drift(names: Iterable[str], kind: str) -> set[str]:
 
 
 # --- database ------------------------------------------------------------------------------------
-
-
-def replay_role_migrations() -> None:
-    """Run the migrations that create the role groups again, as they ran at migrate time."""
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import RunPython
-
-    loader = MigrationLoader(connection)
-    apps = loader.project_state().apps
-    for key in _plan(loader):
-        if not key[1].endswith("_roles"):
-            continue
-        for operation in loader.graph.nodes[key].operations:
-            if isinstance(operation, RunPython):
-                operation.code(apps, None)
-
-
-def _plan(loader) -> list[tuple[str, str]]:
-    plan: list[tuple[str, str]] = []
-    for leaf in loader.graph.leaf_nodes():
-        for key in loader.graph.forwards_plan(leaf):
-            if key not in plan:
-                plan.append(key)
-    return plan
 
 
 def register_and_audit(lab, names: Iterable[str]) -> list:

@@ -14,6 +14,7 @@ from fleet.models import Host
 from lab.register import register_hosts
 from reboots import actions, engine
 from reboots.models import RebootAttempt, Rollout, Wave
+from tests.conftest import ensure_role_groups
 
 pytestmark = [pytest.mark.lab, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 A = RebootAttempt.State
@@ -44,7 +45,8 @@ def demo_fleet(make_lab, settings, django_user_model):
     summary = run_audit(list(Host.objects.values_list("pk", flat=True)))
     assert {h.outcome for h in summary.hosts} == {"ok"}
     operator = django_user_model.objects.create_user("operator", password="x")
-    operator.groups.add(Group.objects.get_or_create(name="operator")[0])
+    ensure_role_groups()
+    operator.groups.add(Group.objects.get(name="operator"))
     return lab
 
 

@@ -202,3 +202,16 @@ def test_it_shows_audit_buttons_and_row_checkboxes_to_operators_only(
 def test_it_refuses_the_page_to_a_user_without_a_role(client, outsider):
     client.force_login(outsider)
     assert client.get("/").status_code == 403
+
+
+def test_it_says_what_to_do_next_when_the_fleet_is_empty(viewer_client):
+    body = viewer_client.get("/").content.decode()
+    assert "No hosts yet" in body
+    assert "import_inventory" in body and "lab serve" in body
+    # Viewers cannot upload: they are told whom to ask instead of given a dead link.
+    assert "Ask an admin" in body
+
+
+def test_it_shows_no_getting_started_card_once_hosts_exist(viewer_client, make_host):
+    make_host("web-1")
+    assert "No hosts yet" not in viewer_client.get("/").content.decode()

@@ -1,9 +1,11 @@
 """`manage.py demo`: the whole product on one machine, on the embedded defaults.
 
 Migrates, creates one user per role (printing their passwords), starts a simulated fleet and
-registers it, then runs the web server, a Celery worker and beat until Ctrl-C.
+registers it, audits it, prepares a rollout whose canary has passed (`demo_story`), then runs the
+web server, a Celery worker and beat until Ctrl-C.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,106 +32,63 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        var = Path(settings.VAR_DIR)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        state_dir = Path(settings.VAR_DIR) / "lab"
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
-        env.setdefault("DEBUG", "true")
-        env["SECURE_HSTS_SECONDS"] = "0"
-        env["SESSION_COOKIE_SECURE"] = "false"
-        env["CSRF_COOKIE_SECURE"] = "false"
-        python = sys.executable
-        processes: list[tuple[str, subprocess.Popen]] = []
-
-        def start(name: str, argv: list[str]) -> None:
-            log = open(Path(settings.VAR_DIR) / f"demo-{name}.log", "ab")  # noqa: SIM115
-            processes.append((name, subprocess.Popen(argv, env=env, stdout=log, stderr=log)))
+        # Users first: the demo rollout is created by the operator, not by "system".
+        users = ensure_demo_users()
+        state_dir = var / "lab"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECURE_HSTS_SECONDS": "0",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+        }
+        self.env.setdefault("DEBUG", "true")
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        manage = [sys.executable, "manage.py"]
+        celery = [sys.executable, "-m", "celery", "-A", "config"]
 
         if not options["no_lab"]:
-            env["SSH_KEY_FILE"] = str(state_dir / "client_ed25519")
+            self.env["SSH_KEY_FILE"] = str(state_dir / "client_ed25519")
             self.stdout.write(f"Starting a simulated fleet of {options['hosts']} hosts…")
-            start(
+            lab = self._start(
                 "lab",
-                [
-                    python,
-                    "manage.py",
-                    "lab",
-                    "serve",
-                    "--hosts",
-                    str(options["hosts"]),
-                    "--seed",
-                    str(options["seed"]),
-                    "--register",
-                    "--state-dir",
-                    str(state_dir),
-                    "--time-scale",
-                    str(options["time_scale"]),
-                ],
-            )
-            self._wait_for(state_dir / "client_ed25519", processes[-1][1])
-            subprocess.run(
-                [python, "manage.py", "audit", "--all"],
-                env=env,
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
-            subprocess.run([python, "manage.py", "demo_story"], env=env, check=False)
-        start(
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--loglevel",
-                "INFO",
-            ],
-        )
-        start(
-            "beat",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
-            ],
-        )
-        start(
+                [*manage, "lab", "serve", "--hosts", str(options["hosts"]),
+                 "--seed", str(options["seed"]), "--register", "--state-dir", str(state_dir),
+                 "--time-scale", str(options["time_scale"])],
+            )  # fmt: skip
+            self._wait_for(state_dir / "client_ed25519", lab)
+            self._run([*manage, "audit", "--all"], quiet=True)
+            self._run([*manage, "demo_story"])
+        self._start("worker", [*celery, "worker", "--pool", "threads", "--concurrency", "4"])
+        self._start("beat", [*celery, "beat", "--schedule", str(var / "celerybeat-schedule")])
+        self._start(
             "web",
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                options["bind"],
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-            ],
-        )
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", options["bind"],
+             "--workers", "2", "--threads", "4", "--graceful-timeout", "5",
+             "--access-logfile", "-"],
+        )  # fmt: skip
 
-        users = ensure_demo_users()
         self.stdout.write(self.style.SUCCESS(f"\nRebootable is running: http://{options['bind']}/"))
         for username, password, role in users:
             self.stdout.write(f"  {role:<9} login: {username:<9} password: {password}")
-        self.stdout.write(f"Logs: {settings.VAR_DIR}/demo-*.log — press Ctrl-C to stop.\n")
-        self._supervise(processes)
+        self.stdout.write(f"Logs: {var}/demo-*.log — press Ctrl-C to stop.\n")
+        self._supervise()
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(Path(settings.VAR_DIR) / f"demo-{name}.log", "ab")  # noqa: SIM115
+        # Its own session, so stopping the demo can signal the child and all it forked.
+        process = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+        self.processes.append((name, process))
+        return process
+
+    def _run(self, argv: list[str], *, quiet: bool = False) -> None:
+        output = subprocess.DEVNULL if quiet else None
+        subprocess.run(argv, env=self.env, check=False, stdout=output)
 
     def _wait_for(self, path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -140,10 +99,10 @@ class Command(BaseCommand):
             time.sleep(0.2)
         time.sleep(1.0)
 
-    def _supervise(self, processes) -> None:
+    def _supervise(self) -> None:
         try:
             while True:
-                for name, process in processes:
+                for name, process in self.processes:
                     if process.poll() is not None:
                         self.stderr.write(f"{name} exited ({process.returncode}); stopping.")
                         raise KeyboardInterrupt
@@ -151,11 +110,19 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for _, process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for _, process in processes:
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            self._stop_all()
+
+    def _stop_all(self) -> None:
+        for _, process in self.processes:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            # Whatever is left of the group (a gunicorn worker, say) is killed outright.
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
