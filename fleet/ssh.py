@@ -393,12 +393,17 @@ class Session:
                             stderr=bytes(stderr),
                         )
                     exit_status = None
-        except paramiko.SSHException as exc:
-            if not self._transport.is_active():
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            # A host going down mid-command (a reboot) makes paramiko raise any of these,
+            # from exec_command, sendall or shutdown_write alike.
+            if not self._transport.is_active() or isinstance(exc, EOFError):
                 raise self._lost(f"connection dropped: {_reason(exc)}") from exc
             raise SSHError(f"{self.target.label}: {_reason(exc)}") from exc
         finally:
-            chan.close()
+            # Closing a channel whose connection is gone fails the same way; what went wrong
+            # has already been raised above.
+            with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
+                chan.close()
         return Result(
             exit_status=exit_status,
             stdout=bytes(stdout),

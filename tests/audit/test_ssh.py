@@ -148,6 +148,18 @@ def test_it_reports_the_dropped_connection_of_a_reboot(lab1):
     assert ssh.tcp_port_open(info.address, info.port, timeout=2)
 
 
+def test_it_reports_a_connection_dropped_while_still_sending_as_lost(lab1):
+    # The reboot closes the connection while megabytes of stdin are still being sent: paramiko
+    # then fails inside sendall/shutdown_write, which must read as "lost", like any reboot.
+    info = _info(lab1)
+    lab1.wait_for(info.name, "up", timeout=30)
+    before = lab1.state(info.name).boot_id
+    with ssh.connect(_target(info)) as session, pytest.raises(ssh.ConnectionLost):
+        session.run("sudo -n systemctl reboot", timeout=10, stdin=b"x" * (32 * 1024 * 1024))
+    lab1.wait_for(info.name, "up", timeout=30)
+    assert lab1.state(info.name).boot_id != before
+
+
 def test_it_reaches_a_host_through_a_bastion_with_both_keys_pinned(lab1, bastion):
     info = _info(lab1)
     address, port, key_type, key = bastion(str(lab1.client_key_path) + ".pub")

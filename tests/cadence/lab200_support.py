@@ -65,6 +65,22 @@ class Night:
         return self.real_start <= real <= self.real_end
 
 
+def describe(rollout_id: int) -> dict:
+    """A rollout's state, waves and attempts as they are now (for assertion messages)."""
+    rollout = Rollout.objects.get(pk=rollout_id)
+    return {
+        "state": rollout.state,
+        "waiting": rollout.waiting_reason,
+        "paused": rollout.pause_reason,
+        "waves": list(rollout.waves.values_list("index", "state", "started_at", "ended_at")),
+        "attempts": list(
+            rollout.attempts.order_by("position").values_list(
+                "host__name", "wave__index", "state", "started_at", "waiting_reason"
+            )
+        ),
+    }
+
+
 def in_flight() -> bool:
     return RebootAttempt.objects.filter(state__in=RebootAttempt.IN_FLIGHT_STATES).exists()
 
@@ -77,7 +93,6 @@ class Cadence:
         self.policy = policy
         self.runner = engine.InlineRunner(workers)
         self.nights: list[Night] = []
-        self.daytime_actions: list[str] = []
 
     def close(self) -> None:
         self.runner.close()
@@ -96,18 +111,24 @@ class Cadence:
         *,
         on_open: Callable[[], None] | None = None,
         after_first_beat: Callable[[Night], None] | None = None,
+        seconds_before_close: float | None = None,
         min_seconds: float = 0.5,
         timeout: float = 120.0,
     ) -> Night:
-        """Jump to the next window's start, then beat and tick until the night is quiet: no
-        rollout running, nothing in flight, and beat neither creating nor continuing one."""
+        """Jump to the next window's start (or to `seconds_before_close` before its end), then
+        beat and tick until the night is quiet: nothing in flight, beat not creating a rollout,
+        and no rollout running, or the running one stalled (held by a freeze, a closed window)."""
         window = self.next_window()
-        self.clock.jump(window.start)
+        start = window.start
+        if seconds_before_close is not None:
+            start = window.end - timedelta(seconds=seconds_before_close)
+        self.clock.jump(start)
         night = Night(window, time.time())
         self.nights.append(night)
         if on_open is not None:
             on_open()
         began = time.monotonic()
+        stalled = 0  # consecutive idle ticks that dispatched nothing
         while True:
             (outcome,) = scheduler.run_schedules()
             night.actions.append(outcome.action)
@@ -117,14 +138,13 @@ class Cadence:
             if after_first_beat is not None:
                 after_first_beat(night)
                 after_first_beat = None
-            engine.tick(dispatch=self.runner)
-            assert self.clock.now() < window.end, "the night outlasted its change window"
-            quiet = (
-                outcome.action not in ("created", "continuing")
-                and self.runner.busy == 0
-                and not in_flight()
-                and not Rollout.objects.filter(state=Rollout.State.RUNNING).exists()
-            )
+            work = engine.tick(dispatch=self.runner)
+            idle = self.runner.busy == 0 and not in_flight()
+            stalled = stalled + 1 if idle and not work else 0
+            running = Rollout.objects.filter(state=Rollout.State.RUNNING).exists()
+            # Beat must have had its say after the last rollout ended (it may start another).
+            done = not running and outcome.action not in ("created", "continuing")
+            quiet = idle and (done or (running and stalled >= 5))
             if quiet and time.monotonic() - began >= min_seconds:
                 break
             if time.monotonic() - began > timeout:
@@ -145,5 +165,11 @@ class Cadence:
             actions += [o.action for o in scheduler.run_schedules()]
             engine.tick(dispatch=self.runner)
             time.sleep(TICK_SECONDS)
-        self.daytime_actions += actions
         return actions
+
+    def summary(self) -> list[str]:
+        """One line per night (for assertion messages)."""
+        return [
+            f"{n.window.start:%Y-%m-%d %H:%M}Z {sorted(set(n.actions))} created {n.created}"
+            for n in self.nights
+        ]

@@ -16,10 +16,10 @@ cadence until an operator deals with it.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
-from lab200_support import Cadence, Night, SteppedClock
+from lab200_support import Cadence, Night, SteppedClock, describe
 
 from cadence import due
 from cadence.models import FreezePeriod
@@ -76,27 +76,56 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
         canary_size=1,
         batch_size="7",
         soak_seconds=0,
-        boot_timeout_seconds=8,
+        boot_timeout_seconds=10,
         settle_timeout_seconds=5,
         failure_budget=0,
     )
     schedule = make_schedule(
         policy=policy, max_uptime_days=30, lead_days=LEAD_DAYS, pace_per_window="10%"
     )
-    first = windows.next_open(NIGHTLY, ZONE, clock.now() + timedelta(minutes=1))
-    stepped = SteppedClock(first - timedelta(hours=1))
+    # Simulated time starts at the coming local midnight, an hour before a window opens.
+    tomorrow = clock.now().astimezone(windows.zone(ZONE)).date() + timedelta(days=1)
+    stepped = SteppedClock(datetime.combine(tomorrow, time(0, 0), tzinfo=windows.zone(ZONE)))
     monkeypatch.setattr(clock, "now", stepped.now)
     cadence = Cadence(stepped, policy)
     booted_before = dict(Host.objects.values_list("name", "booted_at"))
     over_at_start = Host.objects.filter(due.Limits.load(stepped.now()).over_q()).count()
-    assert over_at_start >= 170  # the seeded uptimes: most hosts are past 30 days
+    assert over_at_start == HOSTS - HOSTS // STOCK_EVERY  # the seeded uptimes: 35–400 days
 
     try:
-        # Two ordinary nights; beat outside the windows starts nothing.
+        # An ordinary night; beat outside the windows starts nothing.
         assert set(cadence.daytime()) == {"waiting"}
-        for _ in range(2):
-            cadence.night()
-            assert set(cadence.daytime()) == {"waiting"}
+        cadence.night()
+        assert set(cadence.daytime()) == {"waiting"}
+
+        # A night that opens 11 s before its window closes: the hosts whose 10 s boot timeout
+        # still fits start, the rest of the rollout waits past the close and all day long...
+        late = cadence.night(seconds_before_close=11)
+        (spilled_id,) = late.created
+        spilled = Rollout.objects.get(pk=spilled_id)
+        assert spilled.state == Rollout.State.RUNNING
+        assert spilled.attempts.exclude(started_at=None).exists()
+        left = set(spilled.attempts.filter(state=A.PENDING).values_list("host__name", flat=True))
+        assert left, "the whole rollout fitted in 11 s; nothing was left to hold"
+        reasons = [
+            spilled.waiting_reason,
+            *spilled.attempts.values_list("waiting_reason", flat=True),
+        ]
+        assert any("change window" in reason for reason in reasons), reasons
+        assert set(cadence.daytime()) == {"continuing"}
+        assert (
+            set(spilled.attempts.filter(state=A.PENDING).values_list("host__name", flat=True))
+            == left
+        )
+        # ...and finishes the next night, which counts them against its own pace.
+        continued = cadence.night()
+        assert continued.actions[0] == "continuing", continued.details
+        assert continued.created, describe(spilled.pk)
+        spilled.refresh_from_db()
+        assert spilled.state == Rollout.State.COMPLETED
+        topped_up = Rollout.objects.get(pk=continued.created[0])
+        assert topped_up.attempts.count() == PACE - len(left)
+        assert set(cadence.daytime()) == {"waiting"}
 
         # A fleet-wide freeze over the third night: it passes with zero reboots.
         upcoming = cadence.next_window()
@@ -108,10 +137,10 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
         )
         frozen = cadence.night(min_seconds=1.5)
         assert set(frozen.actions) == {"frozen"}, frozen.details
-        cadence.daytime()
+        assert set(cadence.daytime()) == {"waiting"}
         for _ in range(2):
             cadence.night()
-            cadence.daytime()
+            assert set(cadence.daytime()) == {"waiting"}
 
         # A later night: a host of the rollout's second wave is told never to come back.
         chosen: dict[str, object] = {}
@@ -147,7 +176,7 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
             night = cadence.night(min_seconds=1.0)
             assert set(night.actions) == {"held"}, night.details
             assert f"held by rollout #{paused.pk}" in night.details[-1]
-            cadence.daytime()
+            assert set(cadence.daytime()) == {"held"}  # held by day too
         assert len(lab200.ledger()) == held_from
         schedule.refresh_from_db()
         assert schedule.status.startswith(f"held by rollout #{paused.pk}")
@@ -162,21 +191,19 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
             actions.resume(paused, operator)
 
         operator_real = None
-        for index in range(12):
+        for index in range(8):
             night = cadence.night(on_open=operator_acts if index == 0 else None)
             if index == 0:
                 operator_real = night.real_start
-            cadence.daytime()
-            if "nothing-due" in night.actions and not night.created:
-                break
+            assert set(cadence.daytime()) == {"waiting"}
+            if "nothing-due" in night.actions:  # the backlog is gone: the next host due rests
+                break  # on the uptimes the lab seeded, a cadence that never "finishes"
         else:
-            pytest.fail("the schedule still had due hosts after 12 more nights")
+            pytest.fail("the schedule still had a backlog of due hosts after 8 more nights")
         end = stepped.now()
     finally:
         cadence.close()
 
-    assert not cadence.runner.errors, cadence.runner.errors
-    assert set(cadence.daytime_actions) <= {"waiting"}, cadence.daytime_actions
     ledger = lab200.ledger()
     nights = cadence.nights
 
@@ -233,6 +260,7 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
     assert max(starts.values()) == PACE, starts
     assert len(per_window) >= 9
     assert per_window[frozen.window.start] == 0
+    assert per_window[continued.window.start] == PACE  # spilled hosts and new ones together
     assert sum(1 for n in nights if "paced" in n.actions) >= 7
 
     # No group ever had more hosts down than its max_unavailable allows.
@@ -256,3 +284,8 @@ def test_it_keeps_a_200_host_lab_inside_policy_night_by_night_and_stops_at_a_fai
     assert after_failure <= started_before
     assert not after_failure & waiting
     assert failing_night.window.start in per_window
+
+    # No host work died on an exception the engine does not expect. Fails now and then: see
+    # fleet/ssh.py, Session.run lets EOFError escape when a host drops the connection at the
+    # reboot command; the attempt then waits out REBOOT_SEND_LEASE (90 s) before polling.
+    assert not cadence.runner.errors, cadence.runner.errors
