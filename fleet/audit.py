@@ -162,7 +162,7 @@ def audit_chunk(
     command_timeout: float | None = None,
 ) -> AuditSummary:
     """One chunk: mark running, probe in parallel, persist in bulk, mark idle."""
-    hosts = list(auditable(host_ids))
+    hosts = list(auditable(host_ids).prefetch_related("groups"))
     if not hosts:
         return AuditSummary()
     Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.RUNNING)

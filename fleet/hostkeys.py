@@ -44,9 +44,10 @@ def target_for(host: Host) -> ssh.Target:
     address (it may be a disabled host there, so it is never audited nor rebooted itself).
     """
     bastion = None
-    if host.bastion:
+    jump = host.effective_bastion
+    if jump:
         try:
-            spec = ssh.parse_bastion(host.bastion)
+            spec = ssh.parse_bastion(jump)
         except ValueError as exc:
             raise ssh.Unreachable(f"{host.name}: {exc}") from exc
         candidates = Host.objects.filter(

@@ -26,6 +26,11 @@ class RedundancyGroup(models.Model):
         null=True, blank=True, help_text="Overrides MAX_UPTIME_DAYS for this group's hosts."
     )
     description = models.CharField(max_length=300, blank=True)
+    bastion = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Jump host for members without their own: [user@]host[:port].",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,6 +126,15 @@ class Host(models.Model):
     @property
     def uptime(self):
         return timezone.now() - self.booted_at if self.booted_at else None
+
+    @property
+    def effective_bastion(self) -> str:
+        """The host's own bastion, else that of its first group (by name) that sets one."""
+        if self.bastion:
+            return self.bastion
+        # groups.all() so a prefetch (the audit prefetches groups per chunk) is used.
+        with_bastion = sorted((g for g in self.groups.all() if g.bastion), key=lambda g: g.name)
+        return with_bastion[0].bastion if with_bastion else ""
 
     @property
     def label_pairs(self) -> list[tuple[str, str]]:

@@ -200,6 +200,25 @@ def test_it_resolves_the_bastion_from_the_inventory(keys, hosts):
     assert target.bastion.host_key == ""  # not in the inventory: nothing is trusted
 
 
+def test_it_takes_the_bastion_of_the_hosts_group_unless_the_host_names_its_own(hosts):
+    from fleet.models import RedundancyGroup
+
+    web1 = hosts["web1"]
+    assert hostkeys.target_for(web1).bastion is None
+    dmz = RedundancyGroup.objects.create(name="dmz-web", bastion="ops@jump.dmz.example:2200")
+    other = RedundancyGroup.objects.create(name="web")  # no bastion: does not count
+    web1.groups.set([other, dmz])
+    web1 = Host.objects.prefetch_related("groups").get(pk=web1.pk)
+    target = hostkeys.target_for(web1)
+    assert (target.bastion.address, target.bastion.port, target.bastion.user) == (
+        "jump.dmz.example",
+        2200,
+        "ops",
+    )
+    web1.bastion = "admin@own-jump.example"
+    assert hostkeys.target_for(web1).bastion.address == "own-jump.example"
+
+
 @pytest.mark.parametrize("spec", ["", "a b", "host:99999", "[::1]x", "user@"])
 def test_it_rejects_malformed_bastions(spec):
     with pytest.raises(ValueError):
