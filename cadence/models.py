@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from cadence import matchers
+from fleet.fields import HttpsURLField
 from reboots import selection
 from reboots.models import RebootAttempt, RebootPolicy, Rollout
 from reboots.policy_fields import validate_batch_size, validate_time_zone
@@ -178,7 +179,7 @@ class Gate(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    url = models.URLField(
+    url = HttpsURLField(
         max_length=500,
         help_text="Alertmanager's base URL, or the URL that must answer 2xx. "
         "{host} in an HTTP gate's URL makes it a per-host gate.",

@@ -48,8 +48,10 @@ def schedule_windows(schedule: RebootSchedule, now: datetime, count: int = 4) ->
 def debt_panel_context(request: HttpRequest | None = None, now: datetime | None = None) -> dict:
     now = now or clock.now()
     schedules = RebootSchedule.objects.filter(enabled=True).select_related("policy")
+    debt = due.debt_summary(now)
     return {
-        "debt": due.debt_summary(now),
+        "debt": debt,
+        "groups_in_debt": [group for group in debt["groups"] if group["debt_days"]],
         "schedule_windows": [schedule_windows(schedule, now) for schedule in schedules],
         "viewer_zone": viewer_zone(request),
         "freeze_now": freeze.active_freeze(now),

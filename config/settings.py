@@ -286,9 +286,6 @@ for _network in METRICS_ALLOWED_IPS:
             f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network"
         ) from exc
 
-# Django 6 makes https the default scheme of URL form fields; opt in now.
-FORMS_URLFIELD_ASSUME_HTTPS = True
-
 # --- Retention (fleet/retention.py, `manage.py prune`, a daily beat task); 0 keeps forever ----
 RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", RETENTION_DAYS, minimum=0)
 RETENTION_EVENT_DAYS = env_int("RETENTION_EVENT_DAYS", 365, minimum=0)  # the audit log

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from fleet.fields import HttpsURLField
 from reboots.policy_fields import (
     validate_batch_size,
     validate_change_windows,
@@ -91,7 +92,7 @@ class RebootPolicy(models.Model):
         '"where": "host", "timeout": 30}].',
     )
 
-    webhook_url = models.URLField(
+    webhook_url = HttpsURLField(
         blank=True,
         help_text="POSTed JSON (with a Slack-compatible 'text') on pauses, failures, "
         "approvals needed and completion.",
@@ -339,7 +340,7 @@ class Notification(models.Model):
         Rollout, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     kind = models.CharField(max_length=30)
-    url = models.URLField()
+    url = HttpsURLField()
     payload = models.JSONField(default=dict)
     state = models.CharField(
         max_length=8, choices=State.choices, default=State.PENDING, db_index=True
