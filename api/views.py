@@ -38,7 +38,6 @@ from api.pagination import Cursor, Pages
 from api.permissions import CanReadModel
 from api.renderers import CSVRenderer
 from api.schema import ReportingSchema
-from cadence import due
 from fleet import stats
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
 from reboots.models import Event, RebootAttempt, Rollout, Wave
@@ -138,7 +137,7 @@ class HostViewSet(ReportingViewSet):
         policy = stats.UptimePolicy.load(timezone.now())
         # Reboot debt as the Fleet page's panel computes it (schedule limits included), in the
         # same query: a few queries to load the limits, none per row.
-        limits = due.Limits.load(policy.now)
+        limits = policy.limits
         hosts = Host.objects.annotate(
             uptime_limit_days=limits.limit_days(),
             reboot_debt=limits.debt(),

@@ -60,6 +60,10 @@ def selection_members(spec: dict) -> QuerySet[Host]:
     return Host.objects.filter(pk__in=selection.hosts(spec).order_by().values("pk"))
 
 
+def _selects_needing_reboot(spec: object) -> bool:
+    return isinstance(spec, dict) and spec.get("kind") == "needs-reboot"
+
+
 @dataclass(frozen=True)
 class Limits:
     """The uptime limits in force at `now`: a base and stricter classes (days, membership)."""
@@ -83,7 +87,12 @@ class Limits:
                 host_id=OuterRef("pk"), redundancygroup__max_uptime_days=days
             )
             members[days] = members.get(days, Q()) | Q(Exists(in_group))
-        for schedule in RebootSchedule.objects.filter(enabled=True, max_uptime_days__lt=base):
+        stricter = RebootSchedule.objects.filter(enabled=True, max_uptime_days__lt=base)
+        needing_reboot = []
+        for schedule in stricter:
+            if _selects_needing_reboot(schedule.selection):
+                needing_reboot.append(schedule.max_uptime_days)
+                continue
             try:
                 chosen = selection_members(schedule.selection).filter(pk=OuterRef("pk"))
             except selection.SelectionError as exc:
@@ -91,6 +100,17 @@ class Limits:
                 continue
             days = schedule.max_uptime_days
             members[days] = members.get(days, Q()) | Q(Exists(chosen))
+        # A "needs-reboot" selection depends on these very limits. Its members are the hosts that
+        # need a reboot under every other limit; its own limit cannot add any (they already
+        # need one), so this is the whole answer and no recursion is needed.
+        if needing_reboot:
+            needing = Q(enabled=True) & cls._of(now, base, members).needs_reboot_q()
+            for days in needing_reboot:
+                members[days] = members.get(days, Q()) | needing
+        return cls._of(now, base, members)
+
+    @classmethod
+    def _of(cls, now: datetime, base: int, members: dict[int, Q]) -> Limits:
         return cls(now, base, tuple(sorted(members.items(), key=lambda item: item[0])))
 
     def limit_days(self) -> Case:
@@ -118,6 +138,10 @@ class Limits:
         for days, member in self.classes:
             condition |= member & older_than(days)
         return condition
+
+    def needs_reboot_q(self) -> Q:
+        """DESIGN's definition, evaluated at `now`: a reboot is required or uptime is over."""
+        return Q(needs_reboot=True) | Q(reboot_required=True) | self.over_q()
 
     def inside_q(self) -> Q:
         return Q(booted_at__isnull=False) & ~self.over_q()
@@ -265,15 +289,16 @@ def debt_summary(now: datetime | None = None, *, top: int = 10) -> dict:
 
 
 def hosts_in_debt(limits: Limits, top: int = 10) -> list[dict]:
-    """The hosts furthest past their limit, worst first."""
+    """The `top` hosts furthest past their limit, worst first (ordered and cut in the database)."""
+    if top <= 0:
+        return []  # the metrics ask for none: spare the query
     rows = (
         Host.objects.filter(enabled=True)
         .filter(limits.over_q())
         .annotate(debt=limits.debt(), limit_days=limits.limit_days())
-        .order_by("booted_at", "name")
-        .values("name", "booted_at", "last_verified_reboot_at", "debt", "limit_days")
+        .order_by(F("debt").desc(), "name")
+        .values("name", "booted_at", "last_verified_reboot_at", "debt", "limit_days")[:top]
     )
-    rows = sorted(rows, key=lambda r: (-r["debt"].total_seconds(), r["name"]))[:top]
     now = limits.now
     return [
         {

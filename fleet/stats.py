@@ -7,8 +7,8 @@ subqueries, never a Python loop over hosts or findings.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db.models import (
     BooleanField,
     Case,
@@ -27,7 +27,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fleet.findings import active_acknowledgement_q
-from fleet.models import Finding, Host, RedundancyGroup
+from fleet.models import Finding, Host
+
+if TYPE_CHECKING:
+    from cadence.due import Limits
 
 SEVERITIES = [s.value for s in Finding.Severity]
 KERNELS_PER_DISTRO = 6
@@ -40,42 +43,43 @@ def open_q(now: datetime, prefix: str = "") -> Q:
 
 @dataclass(frozen=True)
 class UptimePolicy:
-    """The uptime limits in force: MAX_UPTIME_DAYS and stricter per-group limits (smallest wins).
+    """The uptime limit in force for each host: the smallest of MAX_UPTIME_DAYS, its groups'
+    limits and the limits of the enabled schedules that select it (DESIGN.md).
 
-    Loaded once per request (one small query for the distinct group limits); the comparisons
-    themselves run in the database.
+    A view of `cadence.due.Limits`, so the Fleet page, the host filters, the API, the metrics and
+    the reboot-debt figures share one definition. Loaded once per request (a few small queries,
+    none per host); the comparisons themselves run in the database.
     """
 
-    now: datetime
-    max_days: int
-    group_limits: tuple[int, ...]
+    limits: "Limits"
 
     @classmethod
     def load(cls, now: datetime | None = None) -> "UptimePolicy":
-        max_days = settings.MAX_UPTIME_DAYS
-        limits = (
-            RedundancyGroup.objects.filter(max_uptime_days__lt=max_days)
-            .values_list("max_uptime_days", flat=True)
-            .distinct()
-            .order_by("max_uptime_days")
-        )
-        return cls(now or timezone.now(), max_days, tuple(limits))
+        # Imported here: cadence builds on fleet (its models import the selections, which read
+        # this module), so a top-level import would be circular.
+        from cadence.due import Limits
+
+        return cls(Limits.load(now or timezone.now()))
+
+    @property
+    def now(self) -> datetime:
+        return self.limits.now
+
+    @property
+    def max_days(self) -> int:
+        return self.limits.base_days
 
     def over_q(self) -> Q:
-        """Hosts up longer than their policy allows (joins groups: use through `over()`)."""
-        condition = Q(booted_at__lt=self.now - timedelta(days=self.max_days))
-        for days in self.group_limits:
-            strict_groups = RedundancyGroup.objects.filter(max_uptime_days=days).values("pk")
-            condition |= Q(booted_at__lt=self.now - timedelta(days=days), groups__in=strict_groups)
-        return condition
+        """Hosts up longer than their limit (no joins: safe in filters and aggregates)."""
+        return self.limits.over_q()
 
     def over(self) -> Exists:
-        """A boolean expression on Host, free of duplicate rows from the group join."""
+        """A boolean expression on Host, false (never NULL) when the boot time is unknown."""
         return Exists(Host.objects.filter(self.over_q(), pk=OuterRef("pk")))
 
     def needs_reboot_q(self) -> Q:
         """DESIGN's definition, evaluated now: a reboot is required or uptime is over policy."""
-        return Q(needs_reboot=True) | Q(reboot_required=True) | Q(self.over())
+        return self.limits.needs_reboot_q()
 
 
 def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySet:

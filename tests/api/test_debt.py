@@ -218,3 +218,22 @@ def test_it_exports_the_per_host_debt_in_the_csv_too(viewer_api, fleet):
     assert (pay["uptime_limit_days"], pay["reboot_debt_days"]) == ("5", "1.0")
     assert pay["since_verified_reboot_days"] == "40.0"
     assert rows["lone"]["reboot_debt_days"] == ""  # unknown uptime: an empty cell, not 0
+
+
+def test_it_flags_a_host_past_its_schedules_smaller_limit_as_over_policy(viewer_api, fleet):
+    rows = by_name(viewer_api.get("/api/v1/hosts/").json()["results"])
+    pay = rows["pay-1"]  # 6 days up: inside the default 30, past the "pay nightly" schedule's 5
+    assert (pay["uptime_limit_days"], pay["over_uptime_policy"], pay["needs_reboot"]) == (
+        5,
+        True,
+        True,
+    )
+    assert rows["db-2"]["over_uptime_policy"] is False
+    filtered = viewer_api.get("/api/v1/hosts/", {"state": "over-policy"}).json()["results"]
+    assert sorted(row["name"] for row in filtered) == ["db-1", "pay-1", "spare", "web-2"]
+    # The field and the filter agree with the debt figures on every host.
+    debt = {h.name: due.host_debt(h, NOW)["inside_policy"] for h in Host.objects.all()}
+    assert all(
+        row["over_uptime_policy"] is (not debt[name] and row["uptime_seconds"] is not None)
+        for name, row in rows.items()
+    )

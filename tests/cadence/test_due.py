@@ -139,3 +139,60 @@ def test_it_computes_the_summary_in_a_fixed_number_of_queries(
         make_host(f"web-{n:02}", [web], up_days=n * 2, now=NOW)
     with django_assert_max_num_queries(12):
         due.debt_summary(NOW)
+
+
+def test_it_ranks_the_worst_hosts_by_debt_in_the_database(
+    make_host, make_group, settings, django_assert_num_queries
+):
+    settings.MAX_UPTIME_DAYS = 30
+    strict = make_group("payments", max_uptime_days=7)
+    make_host("old-boot", up_days=40, now=NOW)  # oldest boot, 10 days over
+    make_host("pay-01", [strict], up_days=20, now=NOW)  # younger, but 13 days over its limit
+    make_host("tie-b", up_days=38, now=NOW)  # 8 days over
+    make_host("tie-a", up_days=38, now=NOW)  # 8 days over: the name breaks the tie
+    make_host("inside", up_days=3, now=NOW)
+    limits = due.Limits.load(NOW)
+
+    with django_assert_num_queries(1) as captured:
+        worst = due.hosts_in_debt(limits, 3)
+
+    assert [h["name"] for h in worst] == ["pay-01", "old-boot", "tie-a"]
+    assert [h["over_days"] for h in worst] == [13.0, 10.0, 8.0]
+    assert "LIMIT 3" in captured.captured_queries[0]["sql"]
+    with django_assert_num_queries(0):
+        assert due.hosts_in_debt(limits, 0) == []
+
+
+def test_it_counts_a_host_past_its_schedules_smaller_limit_as_outside_policy(
+    make_host, make_group, make_schedule, settings
+):
+    settings.MAX_UPTIME_DAYS = 30
+    web = make_group("web", max_uptime_days=20)
+    make_host("web-01", [web], up_days=12, now=NOW)  # inside 30 and 20, past the schedule's 10
+    make_host("web-02", [web], up_days=8, now=NOW)
+    make_schedule(max_uptime_days=10, selection={"kind": "hosts", "value": ["web-01"]})
+
+    summary = due.debt_summary(NOW)
+
+    assert summary["fleet"]["outside_policy"] == 1
+    assert summary["fleet"]["debt_days"] == pytest.approx(2.0)
+    assert [(h["name"], h["limit_days"]) for h in summary["worst_hosts"]] == [("web-01", 10)]
+
+
+def test_it_applies_a_needs_reboot_schedules_limit_to_the_hosts_needing_a_reboot(
+    make_host, make_schedule, settings
+):
+    settings.MAX_UPTIME_DAYS = 30
+    make_host("flagged", up_days=8, now=NOW, reboot_required=True)
+    make_host("plain", up_days=8, now=NOW)
+    make_host("old", up_days=31, now=NOW)
+    # Its selection depends on the limits it adds to: loading them must not go round in circles.
+    make_schedule(max_uptime_days=5, selection={"kind": "needs-reboot"})
+
+    limits = due.Limits.load(NOW)
+
+    assert {h["name"]: h["limit_days"] for h in due.hosts_in_debt(limits)} == {
+        "flagged": 5,
+        "old": 5,
+    }
+    assert due.host_debt(make_host("plain-2", up_days=8, now=NOW), NOW)["inside_policy"] is True

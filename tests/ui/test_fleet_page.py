@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cadence.models import RebootSchedule
 from fleet.models import Host
+from reboots.models import RebootPolicy
 from tests.ui.conftest import hx
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +118,21 @@ def test_it_applies_a_stricter_group_uptime_limit(viewer_client, make_host, sett
     make_host("loose-10d", uptime_days=10)
     make_host("loose-40d", uptime_days=40)
     assert host_names(viewer_client.get("/?state=over-policy")) == ["loose-40d", "strict-10d"]
+
+
+def test_it_applies_a_stricter_schedule_uptime_limit(viewer_client, make_host, settings):
+    settings.MAX_UPTIME_DAYS = 30
+    make_host("pay-8d", uptime_days=8)  # past the schedule's 5 days
+    make_host("pay-3d", uptime_days=3)
+    make_host("web-8d", uptime_days=8)  # not selected: the default 30 days apply
+    RebootSchedule.objects.create(
+        name="pay nightly",
+        selection={"kind": "search", "value": "pay-"},
+        policy=RebootPolicy.objects.create(name="careful"),
+        max_uptime_days=5,
+    )
+    assert host_names(viewer_client.get("/?state=over-policy")) == ["pay-8d"]
+    assert host_names(viewer_client.get("/?state=needs-reboot")) == ["pay-8d"]
 
 
 @pytest.mark.parametrize(

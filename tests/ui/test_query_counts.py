@@ -7,7 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cadence.models import RebootSchedule
 from fleet.models import Finding, Host, RedundancyGroup
+from reboots.models import RebootPolicy
 from tests.ui.conftest import hx
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -84,6 +86,31 @@ def test_it_renders_every_page_with_the_same_queries_at_10_and_10000_hosts(opera
     assert large == small
     # The full Fleet page also carries the reboot-debt panel (a fixed dozen aggregate queries).
     assert max(small.values()) <= 30, small
+
+
+def test_it_applies_schedule_limits_with_the_same_queries_at_10_and_200_hosts(operator_client):
+    groups = [RedundancyGroup.objects.create(name=f"g{n}") for n in range(2)]
+    policy = RebootPolicy.objects.create(name="careful")
+    for name, selection in [
+        ("g0 nightly", {"kind": "group", "value": "g0"}),
+        ("overdue", {"kind": "needs-reboot"}),
+    ]:
+        RebootSchedule.objects.create(
+            name=name, selection=selection, policy=policy, max_uptime_days=5
+        )
+    pages = ["/", "/?state=over-policy", "/?state=needs-reboot"]
+    add_hosts(0, 10, groups)
+    small = [queries(operator_client, url, **hx("hosts")) for url in pages]
+    small.append(queries(operator_client, "/"))
+
+    add_hosts(10, 200, groups)
+    large = [queries(operator_client, url, **hx("hosts")) for url in pages]
+    large.append(queries(operator_client, "/"))
+
+    assert large == small
+    # Each load of the limits costs a few queries per schedule (checking its selection), none
+    # per host; the full page loads them for the totals and again for the debt panel.
+    assert max(small) <= 40, small
 
 
 def test_it_renders_the_host_page_in_bounded_queries(operator_client, make_host, make_finding):

@@ -3,8 +3,10 @@
 import pytest
 from django.utils import timezone
 
+from cadence.models import RebootSchedule
 from fleet import stats
 from fleet.models import Host, RedundancyGroup
+from reboots.models import RebootPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,8 @@ def test_it_lets_the_smallest_group_limit_win(make_host, settings):
     make_host("lax-only", groups=[lax], uptime_days=40)
     make_host("fine", groups=[lax], uptime_days=20)
     policy = stats.UptimePolicy.load()
-    assert policy.group_limits == (5,)  # limits above MAX_UPTIME_DAYS never matter
+    # Limits above MAX_UPTIME_DAYS never matter.
+    assert [days for days, _ in policy.limits.classes] == [5]
     over = stats.with_over_policy(Host.objects.all(), policy)
     assert {h.name: h.over_policy for h in over} == {"both": True, "lax-only": True, "fine": False}
 
@@ -95,3 +98,35 @@ def test_it_counts_open_findings_per_severity(make_host, make_finding):
     make_finding(host, severity="high", resolved_at=timezone.now())
     make_finding(host, severity="low", acknowledged_at=timezone.now(), ack_note="ok")
     assert stats.findings_by_severity() == {"high": 1, "medium": 0, "low": 0, "info": 0}
+
+
+def schedule(name: str, max_uptime_days: int, selection: dict, enabled: bool = True) -> None:
+    policy, _ = RebootPolicy.objects.get_or_create(name="careful")
+    RebootSchedule.objects.create(
+        name=name,
+        selection=selection,
+        policy=policy,
+        max_uptime_days=max_uptime_days,
+        enabled=enabled,
+    )
+
+
+def test_it_lets_a_stricter_schedule_limit_win_in_the_totals(make_host, settings):
+    settings.MAX_UPTIME_DAYS = 30
+    web = RedundancyGroup.objects.create(name="web", max_uptime_days=20)
+    make_host("web-12d", groups=[web], uptime_days=12)  # inside 30 and 20, past the schedule's 10
+    make_host("web-8d", groups=[web], uptime_days=8)
+    make_host("db-12d", groups=["db"], uptime_days=12)  # not selected by any schedule
+    schedule("web nightly", 10, {"kind": "group", "value": "web"})
+    schedule("paused", 2, {"kind": "all"}, enabled=False)  # disabled schedules never count
+
+    policy = stats.UptimePolicy.load()
+    totals = stats.fleet_totals(policy)
+
+    assert (totals["over_policy"], totals["needs_reboot"]) == (1, 1)
+    over = stats.with_over_policy(Host.objects.all(), policy)
+    assert {h.name: h.over_policy for h in over} == {
+        "web-12d": True,
+        "web-8d": False,
+        "db-12d": False,
+    }
