@@ -39,7 +39,7 @@ from django.db.models import (
 )
 
 from cadence.models import RebootSchedule
-from fleet.findings import BLOCKS_HOST, HOLDS_REBOOT, active_acknowledgement_q
+from fleet.findings import blocking_q
 from fleet.models import Finding, Host, RedundancyGroup
 from reboots import clock, selection
 from reboots.models import RebootAttempt
@@ -167,7 +167,7 @@ def needs_attention_q(now: datetime) -> Q:
     """Hosts a rollout would only hold or fail: unreachable, key not pinned, or an open finding
     that holds a reboot until acknowledged (or blocks the host outright)."""
     holding = Finding.objects.filter(host=OuterRef("pk"), resolved_at__isnull=True).filter(
-        (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
+        blocking_q(now)
     )
     return Q(reachable=False) | ~Q(host_key_state=Host.KeyState.PINNED) | Q(Exists(holding))
 
@@ -233,14 +233,17 @@ def _figures(row: dict) -> dict:
     }
 
 
-def debt_summary(now: datetime | None = None, *, top: int = 10) -> dict:
+def debt_summary(
+    now: datetime | None = None, *, top: int = 10, limits: Limits | None = None
+) -> dict:
     """Reboot debt for the fleet, each group and each schedule, and the worst hosts, as plain
     JSON-ready dicts (the Fleet page panel, the API and /metrics all read this).
 
     Cordoned hosts are left out: they are never rebooted by design. A host with no known boot
-    time counts among the hosts but not inside policy.
+    time counts among the hosts but not inside policy. A caller that already loaded the limits
+    passes them (`limits.now` is then the moment described) to spare loading them again.
     """
-    limits = Limits.load(now)
+    limits = limits or Limits.load(now)
     now = limits.now
     enabled = Host.objects.filter(enabled=True)
     fleet = _figures(enabled.aggregate(**_counts(limits)))

@@ -45,10 +45,15 @@ def schedule_windows(schedule: RebootSchedule, now: datetime, count: int = 4) ->
     }
 
 
-def debt_panel_context(request: HttpRequest | None = None, now: datetime | None = None) -> dict:
-    now = now or clock.now()
+def debt_panel_context(
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+    limits: due.Limits | None = None,
+) -> dict:
+    """`limits`: the uptime limits the page already loaded (their `now` is the panel's)."""
+    now = limits.now if limits else now or clock.now()
     schedules = RebootSchedule.objects.filter(enabled=True).select_related("policy")
-    debt = due.debt_summary(now)
+    debt = due.debt_summary(now, limits=limits)
     return {
         "debt": debt,
         "groups_in_debt": [group for group in debt["groups"] if group["debt_days"]],

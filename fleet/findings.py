@@ -44,14 +44,18 @@ def open_findings(host: Host | None = None) -> QuerySet[Finding]:
     return qs.filter(host=host) if host is not None else qs
 
 
-def blocking_findings(host: Host, now: datetime | None = None) -> QuerySet[Finding]:
-    """Open findings that stop this host from being rebooted now.
+def blocking_q(now: datetime | None = None) -> Q:
+    """Findings (open or not) of the kinds that stop a reboot now.
 
     Kinds that hold a reboot count unless acknowledged (and the acknowledgement has not
     expired); a changed host key blocks regardless of any acknowledgement.
     """
-    held = Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)
-    return open_findings(host).filter(held | Q(kind__in=BLOCKS_HOST)).order_by("kind", "subject")
+    return (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
+
+
+def blocking_findings(host: Host, now: datetime | None = None) -> QuerySet[Finding]:
+    """Open findings that stop this host from being rebooted now (see `blocking_q`)."""
+    return open_findings(host).filter(blocking_q(now)).order_by("kind", "subject")
 
 
 def acknowledge(finding: Finding, user, note: str, expires_at: datetime | None = None) -> Finding:

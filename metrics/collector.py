@@ -42,8 +42,8 @@ def _counts_by(queryset, field: str, every: list[str]) -> dict[str, int]:
     return counts
 
 
-def host_families(now: datetime) -> Iterator[Metric]:
-    policy = stats.UptimePolicy.load(now)
+def host_families(policy: stats.UptimePolicy) -> Iterator[Metric]:
+    now = policy.now
     totals = stats.fleet_totals(policy)
     reachability = _labelled(
         "hosts", "Hosts by reachability at their last audit (unknown: never audited).", ["state"]
@@ -163,9 +163,11 @@ def engine_families(now: datetime) -> Iterator[Metric]:
 class FleetCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
-        yield from host_families(now)
+        # Loaded once: the host and debt families judge uptime against the same limits.
+        policy = stats.UptimePolicy.load(now)
+        yield from host_families(policy)
         yield from finding_families(now)
         yield from rollout_families()
         yield from audit_families(now)
         yield from engine_families(now)
-        yield from debt_families(now)
+        yield from debt_families(now, policy.limits)

@@ -24,8 +24,8 @@ def _family(
     return GaugeMetricFamily(PREFIX + name, documentation, labels=labels, unit=unit)
 
 
-def debt_families(now: datetime) -> Iterator[Metric]:
-    summary = due.debt_summary(now, top=0)
+def debt_families(now: datetime, limits: due.Limits | None = None) -> Iterator[Metric]:
+    summary = due.debt_summary(now, top=0, limits=limits)
     fleet = summary["fleet"]
 
     ratio = _family(

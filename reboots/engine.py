@@ -31,7 +31,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
 from cadence import hooks as cadence_hooks
-from fleet.findings import blocking_findings
+from fleet.findings import blocking_findings, blocking_q, open_findings
 from fleet.models import RedundancyGroup
 from reboots import availability, clock, notify, windows
 from reboots.events import record
@@ -344,13 +344,15 @@ def _start_hosts(rollout, policy, attempts, now, fleet_paused) -> list[Work]:
     )
     if not attempts:
         return work
+    # Hosts with a blocking finding, in one query; only these are asked for their findings.
     held = set(
-        blocking_findings_q(now)
-        .filter(host__in=[a.host_id for a in attempts])
+        open_findings()
+        .filter(blocking_q(now), host__in=[a.host_id for a in attempts])
         .values_list("host_id", flat=True)
     )
     full: dict[int, str] = {}  # groups found full in this tick: their hosts just wait
     for attempt in attempts:
+        attempt.rollout = rollout  # the gate hooks read it: no query per host
         item = start_host(
             rollout, policy, attempt, now, fleet_paused=fleet_paused, held=held, full=full
         )
@@ -359,33 +361,27 @@ def _start_hosts(rollout, policy, attempts, now, fleet_paused) -> list[Work]:
     return work
 
 
-def blocking_findings_q(now: datetime):
-    """Every host's blocking findings at once (fleet.findings.blocking_findings, in bulk)."""
-    from fleet.findings import BLOCKS_HOST, HOLDS_REBOOT, active_acknowledgement_q, open_findings
-
-    return open_findings().filter(
-        (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
-    )
-
-
 def start_host(
     rollout: Rollout,
     policy: Policy,
     attempt: RebootAttempt,
     now: datetime,
     *,
-    fleet_paused: bool = False,
-    held: set[int] | None = None,
-    full: dict[int, str] | None = None,
+    fleet_paused: bool,
+    held: set[int],
+    full: dict[int, str],
 ) -> Work | None:
-    """pending → held / skipped / preflight, or leave it pending with a waiting reason."""
+    """pending → held / skipped / preflight, or leave it pending with a waiting reason.
+
+    `held`: the hosts with a blocking finding; `full`: groups already found full this tick.
+    """
     host = attempt.host
     if not host.enabled:
         settle_attempt(
             attempt, A.PENDING, A.SKIPPED, now, "skipped: the host is cordoned", verb="skipped"
         )
         return None
-    if held is None or host.pk in held:
+    if host.pk in held:
         findings = list(blocking_findings(host, now))
         if findings:
             hold_attempt(attempt, findings, now, rollout)
@@ -396,7 +392,6 @@ def start_host(
     if not window_open(rollout, policy, now, timedelta(seconds=policy.boot_timeout_seconds)):
         _wait_host(attempt, "the change window closes before a boot timeout would end")
         return None
-    full = {} if full is None else full
     # A host that is itself down does not count against its own start: always check it.
     known_full = next((full[g.pk] for g in host.groups.all() if g.pk in full), None)
     if known_full and host.reachable is not False:

@@ -100,7 +100,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "findings_by_severity": stats.findings_by_severity(policy.now),
             "kernels": stats.kernels_per_distro(),
             "livepatch": stats.livepatch_coverage(),
-            **debt_panel_context(request),
+            **debt_panel_context(request, limits=policy.limits),
         }
     return render_page(request, "fleet/index.html", context, {"hosts": "hosts"})
 

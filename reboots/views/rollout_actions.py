@@ -63,6 +63,21 @@ def _confirm_page(
     return render(request, "reboots/confirm.html", context)
 
 
+def _run_confirmed(
+    request: HttpRequest,
+    rollout: Rollout,
+    action: Callable[[str], None],
+    notice: str,
+    **text,
+) -> HttpResponse:
+    """Pause, abort, skip: run `action(reason)` once confirmed with a reason; else ask first."""
+    form = ConfirmForm(request.POST or None)
+    if not (_confirmed(request) and form.is_valid()):
+        return _confirm_page(request, rollout, form, **text)
+    reason = form.cleaned_data["reason"]
+    return _run(request, rollout, lambda: action(reason), notice)
+
+
 def _rollout(pk: int) -> Rollout:
     return get_object_or_404(rollouts(), pk=pk)
 
@@ -103,23 +118,15 @@ def approve(request: HttpRequest, pk: int, wave_pk: int) -> HttpResponse:
 @operator_required
 def pause(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = _rollout(pk)
-    form = ConfirmForm(request.POST or None)
-    if not (_confirmed(request) and form.is_valid()):
-        return _confirm_page(
-            request,
-            rollout,
-            form,
-            title=f"Pause “{rollout.name}”?",
-            consequence="No new host starts. Hosts already rebooting finish and are verified.",
-            button="Pause rollout",
-            danger=False,
-        )
-    reason = form.cleaned_data["reason"]
-    return _run(
+    return _run_confirmed(
         request,
         rollout,
-        lambda: actions.pause(rollout, request.user, reason),
+        lambda reason: actions.pause(rollout, request.user, reason),
         "Rollout paused. Hosts already rebooting will finish.",
+        title=f"Pause “{rollout.name}”?",
+        consequence="No new host starts. Hosts already rebooting finish and are verified.",
+        button="Pause rollout",
+        danger=False,
     )
 
 
@@ -134,26 +141,18 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 def abort(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = _rollout(pk)
-    form = ConfirmForm(request.POST or None)
-    if not (_confirmed(request) and form.is_valid()):
-        return _confirm_page(
-            request,
-            rollout,
-            form,
-            title=f"Abort “{rollout.name}”?",
-            consequence=(
-                "The rollout ends for good: hosts not started yet are skipped; hosts already "
-                "rebooting finish and are verified. This cannot be undone."
-            ),
-            button="Abort rollout",
-            danger=True,
-        )
-    reason = form.cleaned_data["reason"]
-    return _run(
+    return _run_confirmed(
         request,
         rollout,
-        lambda: actions.abort(rollout, request.user, reason),
+        lambda reason: actions.abort(rollout, request.user, reason),
         "Rollout aborted.",
+        title=f"Abort “{rollout.name}”?",
+        consequence=(
+            "The rollout ends for good: hosts not started yet are skipped; hosts already "
+            "rebooting finish and are verified. This cannot be undone."
+        ),
+        button="Abort rollout",
+        danger=True,
     )
 
 
@@ -173,26 +172,17 @@ def retry(request: HttpRequest, pk: int, attempt_pk: int) -> HttpResponse:
 @operator_required
 def skip(request: HttpRequest, pk: int, attempt_pk: int) -> HttpResponse:
     attempt = _attempt(pk, attempt_pk)
-    form = ConfirmForm(request.POST or None)
-    if not (_confirmed(request) and form.is_valid()):
-        return _confirm_page(
-            request,
-            attempt.rollout,
-            form,
-            title=f"Skip {attempt.host.name}?",
-            consequence=(
-                f"{attempt.host.name} is not rebooted by this rollout; the rollout goes on "
-                "without it."
-            ),
-            button="Skip host",
-            danger=True,
-        )
-    reason = form.cleaned_data["reason"]
-    return _run(
+    return _run_confirmed(
         request,
         attempt.rollout,
-        lambda: actions.skip(attempt, request.user, reason),
+        lambda reason: actions.skip(attempt, request.user, reason),
         f"{attempt.host.name} skipped.",
+        title=f"Skip {attempt.host.name}?",
+        consequence=(
+            f"{attempt.host.name} is not rebooted by this rollout; the rollout goes on without it."
+        ),
+        button="Skip host",
+        danger=True,
     )
 
 

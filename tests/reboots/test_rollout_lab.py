@@ -33,10 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture(autouse=True)
 def _roles():
     # A transactional test flushes the tables, the migrations' role groups with them.
-    from django.contrib.auth.models import Group
+    from tests.conftest import ensure_role_groups
 
-    for name in ("viewer", "operator", "admin"):
-        Group.objects.get_or_create(name=name)
+    ensure_role_groups()
 
 
 def fast_policy(make_policy, **fields):
