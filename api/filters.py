@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from fleet import stats
 from fleet.filters import FindingFilterSet, HostFilterSet
-from fleet.models import BootRecord, RedundancyGroup
+from fleet.models import BootRecord, Host, RedundancyGroup
 from reboots.models import Event, RebootAttempt, Rollout, Wave
 
 
@@ -115,7 +115,10 @@ class HostExportFilterSet(HostFilterSet):
     )
     kernel_pending = StrictBooleanFilter(label="A newer kernel is installed")
     livepatched = StrictBooleanFilter(method="filter_livepatched", label="Live patches applied")
-    reachable = StrictBooleanFilter(label="Reachable at the last audit")
+    reachable = StrictBooleanFilter(
+        method="filter_reachable", label="Up (true) or down (false); unknown matches neither"
+    )
+    liveness = filters.ChoiceFilter(choices=Host.Liveness.choices, label="Observed liveness")
     enabled = StrictBooleanFilter(label="Enabled (false: cordoned)")
     booted = _time_range("booted_at", "Booted")
     last_audit = _time_range("last_audit_at", "Last audited")
@@ -129,10 +132,16 @@ class HostExportFilterSet(HostFilterSet):
             "kernel_pending",
             "livepatched",
             "reachable",
+            "liveness",
             "enabled",
             "booted",
             "last_audit",
         ]
+
+    def filter_reachable(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(liveness=Host.Liveness.UP if value else Host.Liveness.DOWN)
 
     def filter_needs_reboot(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if value is None:

@@ -27,6 +27,14 @@ def finding_state(finding: Finding) -> str:
     return "acknowledged" if finding.is_acknowledged else "open"
 
 
+class LivenessSerializer(serializers.Serializer):
+    """The schema of a host's `liveness` object."""
+
+    state = serializers.ChoiceField(choices=Host.Liveness.choices)
+    since = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
 def uptime_seconds(host: Host) -> int | None:
     if host.booted_at is None:
         return None
@@ -76,6 +84,17 @@ class HostSerializer(serializers.ModelSerializer):
         source="over_policy", read_only=True, help_text="Up longer than MAX_UPTIME_DAYS allows."
     )
     livepatched = serializers.SerializerMethodField(help_text="Live patches are applied.")
+    reachable = serializers.BooleanField(
+        read_only=True,
+        allow_null=True,
+        help_text="true when the host is up, false when it is down, null when unknown "
+        "(see liveness).",
+    )
+    liveness = serializers.SerializerMethodField(
+        help_text="Observed liveness: state up / down / unknown, since when, and why. Down lasts "
+        "from a reboot being sent (or a failed attempt, or an audit that could not reach it) "
+        "until a verification or an audit sees the host on a newer boot."
+    )
     uptime_limit_days = serializers.IntegerField(
         read_only=True,
         help_text="The host's maximum uptime: the smallest of MAX_UPTIME_DAYS, its groups' and "
@@ -120,6 +139,7 @@ class HostSerializer(serializers.ModelSerializer):
             "livepatch_state",
             "systemd_state",
             "reachable",
+            "liveness",
             "host_key_state",
             "audit_status",
             "last_audit_at",
@@ -145,6 +165,16 @@ class HostSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_livepatched(self, host: Host) -> bool:
         return host.livepatch_state == "applied"
+
+    @extend_schema_field(LivenessSerializer)
+    def get_liveness(self, host: Host) -> dict:
+        return {
+            "state": host.liveness,
+            "since": serializers.DateTimeField().to_representation(host.liveness_since)
+            if host.liveness_since
+            else None,
+            "reason": host.liveness_reason,
+        }
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_reboot_debt_days(self, host: Host) -> float | None:
@@ -226,8 +256,17 @@ class RolloutSerializer(serializers.ModelSerializer):
     waves_total = serializers.IntegerField(read_only=True)
     hosts_total = serializers.IntegerField(read_only=True)
     hosts_succeeded = serializers.IntegerField(read_only=True)
-    hosts_failed = serializers.IntegerField(read_only=True)
-    hosts_skipped = serializers.IntegerField(read_only=True)
+    hosts_failed = serializers.IntegerField(
+        read_only=True, help_text="Hosts that failed, including those skipped after failing."
+    )
+    needs_attention = serializers.BooleanField(
+        read_only=True,
+        help_text="Waiting for an operator: a wave to approve, a stalled wave (a failed, held "
+        "or down host keeps the next host from starting), or paused on its failure budget.",
+    )
+    hosts_skipped = serializers.IntegerField(
+        read_only=True, help_text="Hosts skipped without having failed (cordoned, aborted, …)."
+    )
 
     class Meta:
         model = Rollout
@@ -239,6 +278,8 @@ class RolloutSerializer(serializers.ModelSerializer):
             "pause_kind",
             "pause_reason",
             "waiting_reason",
+            "waiting_kind",
+            "needs_attention",
             "selection_description",
             "policy",
             "created_by",

@@ -17,6 +17,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -45,10 +46,10 @@ from reboots.models import Event, RebootAttempt, Rollout, Wave
 CSV_ACTIONS = ("list", "export")
 
 
-def _count(model, fk: str, **conditions) -> Coalesce:
+def _count(model, fk: str, condition: Q | None = None, **conditions) -> Coalesce:
     """A correlated COUNT subquery: no join, so no row multiplication, one query per list."""
     counted = (
-        model.objects.filter(**{fk: OuterRef("pk")}, **conditions)
+        model.objects.filter(condition or Q(), **{fk: OuterRef("pk")}, **conditions)
         .order_by()
         .values(fk)
         .annotate(n=Count("pk"))
@@ -229,8 +230,11 @@ class RolloutViewSet(ReportingViewSet):
             waves_total=_count(Wave, "rollout"),
             hosts_total=_count(RebootAttempt, "rollout"),
             hosts_succeeded=_count(RebootAttempt, "rollout", state=done.SUCCEEDED),
-            hosts_failed=_count(RebootAttempt, "rollout", state=done.FAILED),
-            hosts_skipped=_count(RebootAttempt, "rollout", state=done.SKIPPED),
+            # A failed host an operator skipped is still a failure of the rollout.
+            hosts_failed=_count(RebootAttempt, "rollout", condition=RebootAttempt.failed_q()),
+            hosts_skipped=_count(
+                RebootAttempt, "rollout", state=done.SKIPPED, failed_at__isnull=True
+            ),
         )
 
 

@@ -153,7 +153,7 @@ def main() -> None:
         user=None,
         start=True,
     )
-    Host.objects.filter(pk__in=[h.pk for h in idle[-100:]]).update(reachable=False)
+    Host.objects.filter(pk__in=[h.pk for h in idle[-100:]]).update(liveness="down")
     timings = []
     for _ in range(3):
         t0 = time.monotonic()

@@ -39,6 +39,7 @@ from django.db.models import (
 )
 
 from cadence.models import RebootSchedule
+from fleet import liveness
 from fleet.findings import blocking_q
 from fleet.models import Finding, Host, RedundancyGroup
 from reboots import clock, selection
@@ -164,12 +165,12 @@ def urgency(limits: Limits, lead_days: int) -> Case:
 
 
 def needs_attention_q(now: datetime) -> Q:
-    """Hosts a rollout would only hold or fail: unreachable, key not pinned, or an open finding
+    """Hosts a rollout would only hold or fail: down, key not pinned, or an open finding
     that holds a reboot until acknowledged (or blocks the host outright)."""
     holding = Finding.objects.filter(host=OuterRef("pk"), resolved_at__isnull=True).filter(
         blocking_q(now)
     )
-    return Q(reachable=False) | ~Q(host_key_state=Host.KeyState.PINNED) | Q(Exists(holding))
+    return liveness.down_q() | ~Q(host_key_state=Host.KeyState.PINNED) | Q(Exists(holding))
 
 
 def busy_q() -> Q:

@@ -23,3 +23,8 @@ urlpatterns = [
     path("cadence/", include("cadence.urls")),
     path("", include("fleet.urls")),
 ]
+
+# Error pages in the app's layout; under /api/ they answer JSON (config/error_views.py).
+handler403 = "config.error_views.permission_denied"
+handler404 = "config.error_views.page_not_found"
+handler500 = "config.error_views.server_error"

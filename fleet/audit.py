@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from fleet import collector, hostkeys, ssh
+from fleet import collector, hostkeys, liveness, ssh
 from fleet.findings import HOST_KEY_CHANGED, HOST_UNREACHABLE
 from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
 from reboots.events import record
@@ -261,6 +261,8 @@ def persist(
     clean: dict[int, set[str] | None] = {}  # host id -> sections that parsed cleanly
     answered: list[int] = []  # hosts that answered over SSH
     unreachable: dict[int, str] = {}  # host id -> why
+    probed: list[int] = []  # hosts whose probe ran over SSH: seen up (fleet/liveness.py)
+    key_changed: list[int] = []
 
     with transaction.atomic():
         for result in results:
@@ -276,13 +278,14 @@ def persist(
                 _record_failure(host, result.error, audit, unreachable)
                 if isinstance(result.error, _KEY_ERRORS):
                     answered.append(host.pk)
+                if isinstance(result.error, ssh.HostKeyChanged):
+                    key_changed.append(host.pk)
                 host.last_audit_at = now
-                host.reachable = isinstance(result.error, _KEY_ERRORS)
                 updated_hosts.append(host)
             else:
                 if source == Audit.Source.SSH:
                     answered.append(host.pk)
-                    host.reachable = True
+                    probed.append(host.pk)
                 outputs.append(
                     ProbeOutput(
                         host=host,
@@ -304,12 +307,17 @@ def persist(
             audits.append(audit)
 
         Audit.objects.bulk_create(audits)
-        fields = ["last_audit_at", "last_audit_ok_at", "reachable", *HOST_FACT_FIELDS]
-        # Hosts without new facts: only their audit time and reachability change.
+        fields = ["last_audit_at", "last_audit_ok_at", *HOST_FACT_FIELDS]
+        # Hosts without new facts: only their audit time changes.
         answered_ok = [h for h in updated_hosts if h.pk in seen]
         others = [h for h in updated_hosts if h.pk not in seen]
         Host.objects.bulk_update(answered_ok, fields)
-        Host.objects.bulk_update(others, ["last_audit_at", "reachable"])
+        Host.objects.bulk_update(others, ["last_audit_at"])
+        if source == Audit.Source.SSH:
+            # After the facts: "still on the old boot" compares the boot_id just stored.
+            liveness.observe_audit(
+                probed, unreachable=unreachable, key_changed=key_changed, now=now
+            )
         if outputs:
             ProbeOutput.objects.bulk_create(
                 outputs,

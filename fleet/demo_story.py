@@ -2,7 +2,8 @@
 
 A new user should find, within a minute of logging in: a fleet of several distributions, a few
 hosts that need a reboot and why, drift on some, a live-patched host, and a rollout whose canary
-has already been rebooted and verified and whose next wave waits for an operator's Approve.
+has already been rebooted and verified and whose next wave waits for an operator's Approve; and
+the policies the README's walkthrough names (`POLICIES`), one of them for planning their own.
 
 `prepare()` is idempotent: an unfinished demo rollout is reused (driven on to its approval gate if
 it stopped short of it); a new one is planned only when none is left.
@@ -23,6 +24,8 @@ from reboots import actions, engine, selection
 from reboots.models import ApprovalMode, RebootAttempt, RebootPolicy, Rollout, Wave
 
 POLICY_NAME = "Demo: canary, then approval"
+# The README's step 5: a rollout on one redundancy group that pauses at its first failed host.
+NO_FAILURES_POLICY_NAME = "Demo: no failures tolerated"
 ROLLOUT_NAME = "Kernel updates (demo)"
 # When an earlier demo already rebooted every host that needed it, the demo reboots the hosts
 # up longest instead, as a regular rolling reboot does.
@@ -41,6 +44,19 @@ POLICY = {
     "failure_budget": 1,
     "approval_mode": ApprovalMode.AFTER_CANARY,
 }
+NO_FAILURES_POLICY = {
+    "description": "One failed host pauses the rollout; no approval needed between waves.",
+    "canary_size": 1,
+    "batch_size": "4",
+    "soak_seconds": 5,
+    # Simulated boots take 2–10 s at the demo's time scale: a lost host fails within a minute.
+    "boot_timeout_seconds": 30,
+    "settle_timeout_seconds": 60,
+    "failure_budget": 0,
+    "approval_mode": ApprovalMode.NONE,
+}
+# Every policy the demo creates, by name: the README's walkthrough names these and no other.
+POLICIES = {POLICY_NAME: POLICY, NO_FAILURES_POLICY_NAME: NO_FAILURES_POLICY}
 
 
 class DemoStoryError(Exception):
@@ -57,9 +73,17 @@ class Story:
     notes: list[str] = field(default_factory=list)
 
 
+def ensure_policies() -> dict[str, RebootPolicy]:
+    """Create (or reset) the demo's policies; name → policy."""
+    return {
+        name: RebootPolicy.objects.update_or_create(name=name, defaults=values)[0]
+        for name, values in POLICIES.items()
+    }
+
+
 def ensure_policy() -> RebootPolicy:
-    policy, _ = RebootPolicy.objects.update_or_create(name=POLICY_NAME, defaults=POLICY)
-    return policy
+    """The policy of the demo rollout (the others are created beside it)."""
+    return ensure_policies()[POLICY_NAME]
 
 
 def unfinished_demo_rollout() -> Rollout | None:
@@ -121,7 +145,7 @@ def prepare(
     say: Callable[[str], None] = lambda text: None,
 ) -> Story:
     """Set the scene (see the module docstring); raise DemoStoryError when it cannot be set."""
-    if not Host.objects.filter(reachable=True).exists():
+    if not Host.objects.filter(liveness=Host.Liveness.UP).exists():
         raise DemoStoryError("no audited, reachable host: start and audit the lab first")
     policy = ensure_policy()
     rollout = unfinished_demo_rollout()

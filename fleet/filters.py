@@ -8,7 +8,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from fleet import stats
+from fleet import liveness, stats
 from fleet.findings import active_acknowledgement_q
 from fleet.models import Finding, Host, RedundancyGroup
 
@@ -32,7 +32,7 @@ HOST_STATES = [
     ("needs-reboot", "Needs reboot"),
     ("kernel-pending", "Kernel pending"),
     ("livepatched", "Live-patched"),
-    ("unreachable", "Unreachable"),
+    ("down", "Down"),
     ("high-findings", "Has high findings"),
     ("cordoned", "Cordoned"),
     ("key-untrusted", "Host key not trusted"),
@@ -63,7 +63,7 @@ def _host_state_q(state: str) -> Q:
         "needs-reboot": lambda: stats.UptimePolicy.load(now).needs_reboot_q(),
         "kernel-pending": lambda: Q(kernel_pending=True),
         "livepatched": lambda: Q(livepatch_state="applied"),
-        "unreachable": lambda: Q(reachable=False),
+        "down": lambda: liveness.down_q(),
         "high-findings": lambda: Q(
             pk__in=Finding.objects.filter(stats.open_q(now), severity="high").values("host_id")
         ),

@@ -53,6 +53,20 @@ def blocking_q(now: datetime | None = None) -> Q:
     return (Q(kind__in=HOLDS_REBOOT) & ~active_acknowledgement_q(now)) | Q(kind__in=BLOCKS_HOST)
 
 
+def blocking_by_host(host_ids, now: datetime | None = None) -> dict[int, list[Finding]]:
+    """The open findings that stop each host's reboot now, by host id, in one query."""
+    rows = (
+        open_findings()
+        .filter(blocking_q(now), host_id__in=list(host_ids))
+        .only("pk", "host_id", "kind", "subject", "severity", "detail")
+        .order_by("kind", "subject")
+    )
+    by_host: dict[int, list[Finding]] = {}
+    for finding in rows:
+        by_host.setdefault(finding.host_id, []).append(finding)
+    return by_host
+
+
 def blocking_findings(host: Host, now: datetime | None = None) -> QuerySet[Finding]:
     """Open findings that stop this host from being rebooted now (see `blocking_q`)."""
     return open_findings(host).filter(blocking_q(now)).order_by("kind", "subject")

@@ -51,6 +51,11 @@ class Host(models.Model):
         PINNED = "pinned", "Pinned"
         CHANGED = "changed", "Key changed: blocked"
 
+    class Liveness(models.TextChoices):
+        UP = "up", "Up"
+        DOWN = "down", "Down"
+        UNKNOWN = "unknown", "Unknown"
+
     class AuditStatus(models.TextChoices):
         IDLE = "idle", "Idle"
         QUEUED = "queued", "Queued"
@@ -98,7 +103,18 @@ class Host(models.Model):
     livepatch_provider = models.CharField(max_length=40, blank=True)
     livepatch_state = models.CharField(max_length=40, blank=True)
     systemd_state = models.CharField(max_length=40, blank=True)
-    reachable = models.BooleanField(null=True, blank=True)
+    # Liveness is observed, never inferred from attempt states (fleet/liveness.py owns it).
+    liveness = models.CharField(
+        max_length=8, choices=Liveness.choices, default=Liveness.UNKNOWN, db_index=True
+    )
+    liveness_since = models.DateTimeField(null=True, blank=True)
+    liveness_reason = models.CharField(max_length=300, blank=True)
+    down_boot_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="While down: the boot the host must be seen past to count as up again "
+        "(empty: any answer over SSH).",
+    )
     last_audit_at = models.DateTimeField(null=True, blank=True)
     last_audit_ok_at = models.DateTimeField(null=True, blank=True)
     last_verified_reboot_at = models.DateTimeField(null=True, blank=True)
@@ -122,6 +138,15 @@ class Host(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("fleet:host", args=[self.name])
+
+    @property
+    def reachable(self) -> bool | None:
+        """Up, down or unknown as a yes / no / null, for lists and the API."""
+        return {self.Liveness.UP: True, self.Liveness.DOWN: False}.get(self.liveness)
+
+    @property
+    def is_down(self) -> bool:
+        return self.liveness == self.Liveness.DOWN
 
     @property
     def uptime(self):

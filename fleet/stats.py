@@ -130,8 +130,9 @@ def fleet_totals(policy: UptimePolicy) -> dict:
     edges = uptime_edges(policy.max_days)
     aggregates = {
         "hosts": Count("pk"),
-        "reachable": Count("pk", filter=Q(reachable=True)),
-        "unreachable": Count("pk", filter=Q(reachable=False)),
+        "up": Count("pk", filter=Q(liveness=Host.Liveness.UP)),
+        "down": Count("pk", filter=Q(liveness=Host.Liveness.DOWN)),
+        "liveness_unknown": Count("pk", filter=Q(liveness=Host.Liveness.UNKNOWN)),
         "needs_reboot": Count("pk", filter=policy.needs_reboot_q()),
         "reboot_required": Count("pk", filter=Q(reboot_required=True)),
         "over_policy": Count("pk", filter=Q(policy.over())),

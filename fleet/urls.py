@@ -10,6 +10,7 @@ urlpatterns = [
     path("hosts/<str:name>/", host.host_detail, name="host"),
     path("hosts/<str:name>/audit/", host.host_audit, name="host-audit"),
     path("hosts/<str:name>/accept-key/", host.accept_key, name="host-accept-key"),
+    path("hosts/<str:name>/mark-up/", host.mark_up, name="host-mark-up"),
     path("drift/", drift.drift, name="drift"),
     path("findings/bulk/", drift.bulk, name="findings-bulk"),
     path("findings/<int:pk>/acknowledge/", drift.acknowledge, name="finding-acknowledge"),

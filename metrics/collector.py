@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Count, Max, Min
+from django.db.models import Avg, Case, Count, F, Max, Min, Value, When
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -22,6 +22,7 @@ from metrics.debt import debt_families
 from reboots.models import EngineState, RebootAttempt, Rollout
 
 PREFIX = "rebootable_"
+SKIPPED_AFTER_FAILURE = "skipped-after-failure"
 
 
 def _gauge(name: str, documentation: str, value: float, unit: str = "") -> GaugeMetricFamily:
@@ -46,13 +47,15 @@ def host_families(policy: stats.UptimePolicy) -> Iterator[Metric]:
     now = policy.now
     totals = stats.fleet_totals(policy)
     reachability = _labelled(
-        "hosts", "Hosts by reachability at their last audit (unknown: never audited).", ["state"]
+        "hosts",
+        "Hosts by observed liveness: up, down (a reboot sent and no new boot seen yet, a failed "
+        "attempt, unreachable at an audit) or unknown (never reached).",
+        ["state"],
     )
-    unknown = totals["hosts"] - totals["reachable"] - totals["unreachable"]
     for state, count in (
-        ("reachable", totals["reachable"]),
-        ("unreachable", totals["unreachable"]),
-        ("unknown", unknown),
+        ("up", totals["up"]),
+        ("down", totals["down"]),
+        ("unknown", totals["liveness_unknown"]),
     ):
         reachability.add_metric([state], count)
     yield reachability
@@ -107,12 +110,30 @@ def rollout_families() -> Iterator[Metric]:
         rollouts.add_metric([state], count)
     yield rollouts
     attempts = _labelled(
-        "reboot_attempts", "Host reboot attempts by state (succeeded, failed, …).", ["state"]
+        "reboot_attempts",
+        "Host reboot attempts by state (succeeded, failed, …; skipped-after-failure: an operator "
+        "skipped a host that had failed).",
+        ["state"],
     )
-    every = RebootAttempt.State.values
-    for state, count in _counts_by(RebootAttempt.objects, "state", every).items():
+    every = [*RebootAttempt.State.values, SKIPPED_AFTER_FAILURE]
+    shown = RebootAttempt.objects.annotate(
+        shown_state=Case(
+            When(
+                state=RebootAttempt.State.SKIPPED,
+                failed_at__isnull=False,
+                then=Value(SKIPPED_AFTER_FAILURE),
+            ),
+            default=F("state"),
+        )
+    )
+    for state, count in _counts_by(shown, "shown_state", every).items():
         attempts.add_metric([state], count)
     yield attempts
+    yield _gauge(
+        "reboot_attempts_failed",
+        "Host reboot attempts that failed, including those skipped after failing.",
+        RebootAttempt.objects.filter(RebootAttempt.failed_q()).count(),
+    )
 
 
 def audit_families(now: datetime) -> Iterator[Metric]:

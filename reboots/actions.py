@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from fleet import liveness
 from reboots import clock, engine, notify, selection
 from reboots.engine import A, log_line
 from reboots.events import record
@@ -192,7 +193,13 @@ def abort(rollout: Rollout, user, reason: str = "") -> None:
     with transaction.atomic():
         aborted = Rollout.objects.filter(
             pk=rollout.pk, state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES]
-        ).update(state=Rollout.State.ABORTED, ended_at=now, pause_reason=text, waiting_reason="")
+        ).update(
+            state=Rollout.State.ABORTED,
+            ended_at=now,
+            pause_reason=text,
+            waiting_reason="",
+            waiting_kind="",
+        )
         if aborted != 1:
             raise ActionError(f"the rollout has already ended ({_state(rollout)})")
         RebootAttempt.objects.filter(rollout=rollout, state__in=[A.PENDING, A.HELD]).update(
@@ -219,6 +226,7 @@ def retry(attempt: RebootAttempt, user) -> None:
                 state=A.PENDING,
                 tries=F("tries") + 1,
                 failure_reason="",
+                failed_at=None,
                 warnings=[],
                 ended_at=None,
                 lease_until=None,
@@ -253,6 +261,26 @@ def skip(attempt: RebootAttempt, user, reason: str = "") -> None:
             )
         record(user, "attempt.skipped", attempt, text, host=attempt.host, rollout=attempt.rollout)
     attempt.refresh_from_db()
+
+
+def mark_host_up(host, user, reason: str) -> None:
+    """An admin's explicit, recorded word that a down host is up (fleet/liveness.py).
+
+    Callers check that `user` is an admin. The host then counts as available to every rollout
+    and schedule, as if an audit had seen it up.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ActionError("say why you know the host is up")
+    now = clock.now()
+    with transaction.atomic():
+        marked = liveness.mark_up_from_down(
+            host.pk, f"marked up by {_who(user)}: {reason}", now=now
+        )
+        if not marked:
+            raise ActionError(f"{host.name} is not down")
+        record(user, "host.marked-up", host, reason, host=host)
+    host.refresh_from_db()
 
 
 # --- the whole fleet ---------------------------------------------------------------------------

@@ -1,26 +1,24 @@
-"""Who is down right now, across every rollout: the input of the planner and of each host start.
+"""Who is unavailable right now, across every rollout: the input of the planner, of each host
+start and of cadence. One definition, one query expression.
 
-A host counts as unavailable when it is being worked on by any rollout (pre-flight, rebooting,
-down, verifying), when its reboot failed in a rollout that has not ended, or when the last
-audit could not reach it.
+A host counts as unavailable when it is down (an observed fact, see fleet/liveness.py: a reboot
+was sent and no newer boot seen yet, an attempt on it failed, an audit could not reach it), or
+while any rollout works on it (pre-flight, rebooting, down, verifying). Skipping, aborting or
+ending a rollout does not make a host available; only an observation does.
 """
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from fleet import liveness
 from fleet.models import Host, RedundancyGroup
-from reboots.models import RebootAttempt, Rollout
+from reboots.models import RebootAttempt
 
 
 def unavailable_q() -> Q:
     in_flight = RebootAttempt.objects.filter(
         host=OuterRef("pk"), state__in=RebootAttempt.IN_FLIGHT_STATES
     )
-    failed = RebootAttempt.objects.filter(
-        host=OuterRef("pk"),
-        state=RebootAttempt.State.FAILED,
-        rollout__state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES],
-    )
-    return Q(Exists(in_flight)) | Q(Exists(failed)) | Q(reachable=False)
+    return liveness.down_q() | Q(Exists(in_flight))
 
 
 def unavailable_hosts(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:
@@ -38,12 +36,38 @@ def group_room(group: RedundancyGroup, *, excluding: Host | None = None) -> tupl
 
 
 def full_group(host: Host, groups: list[RedundancyGroup]) -> tuple[int, str] | None:
-    """(group id, reason) of the first group `host` may not go down in now; call it locked."""
+    """(group id, reason) of the first group `host` may not go down in now; call it locked.
+
+    The reason names the hosts that are down and why, and says what brings them back: the
+    operator reads it on the rollout page and in the API.
+    """
     for group in groups:
         down, allowed, size = group_room(group, excluding=host)
         if down + 1 > allowed:
+            who, observed = _who_is_down(group, host)
+            advice = (
+                ". A down host counts until it is seen up on a new boot (by an audit or a "
+                "verification), or an admin marks it up"
+                if observed
+                else ""
+            )
             return group.pk, (
-                f"waiting for group {group.name}: {down} of {size} hosts down, "
-                f"max_unavailable {group.max_unavailable} allows {allowed}"
+                f"waiting for group {group.name}: {down} of {size} hosts down ({who}), "
+                f"max_unavailable {group.max_unavailable} allows {allowed}{advice}"
             )
     return None
+
+
+def _who_is_down(group: RedundancyGroup, excluding: Host, limit: int = 3) -> tuple[str, bool]:
+    """Names and reasons of the group's unavailable hosts; True when one is observed down."""
+    rows = list(
+        unavailable_hosts(Host.objects.filter(groups=group).exclude(pk=excluding.pk))
+        .order_by("liveness_since", "name")
+        .values_list("name", "liveness", "liveness_reason")[: limit + 1]
+    )
+    down = [state == Host.Liveness.DOWN for _, state, _ in rows]
+    shown = [
+        f"{name}: {reason or 'down'}" if is_down else f"{name}: in a rollout's reboot"
+        for (name, _, reason), is_down in zip(rows[:limit], down, strict=False)
+    ]
+    return "; ".join(shown) + ("; …" if len(rows) > limit else ""), any(down)

@@ -91,6 +91,15 @@ class RebootBanners:
             )
         return banners
 
+    @cached_property
+    def attention(self) -> list[Rollout]:
+        """Rollouts that wait for an operator (nav badge, Fleet notice), newest first."""
+        return list(
+            Rollout.objects.filter(Rollout.attention_q())
+            .only("pk", "name", "state", "waiting_kind", "waiting_reason", "pause_kind")
+            .order_by("-created_at", "-pk")[:50]
+        )
+
     def _outside(self, rollout: Rollout):
         """(rollout, next opening) when its windows are closed and not overridden, else None."""
         policy = Policy.of(rollout)

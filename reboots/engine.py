@@ -31,9 +31,10 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
 from cadence import hooks as cadence_hooks
+from fleet import liveness
 from fleet.findings import blocking_findings, blocking_q, open_findings
 from fleet.models import RedundancyGroup
-from reboots import availability, clock, notify, windows
+from reboots import availability, clock, notify, stall, windows
 from reboots.events import record
 from reboots.models import ApprovalMode, EngineState, RebootAttempt, Rollout, Wave
 from reboots.snapshot import Policy
@@ -41,6 +42,7 @@ from reboots.snapshot import Policy
 log = logging.getLogger(__name__)
 
 A = RebootAttempt.State
+W = Rollout.WaitingKind
 MAX_DISPATCHES = 3  # pre-flight / verification re-dispatched after a lost worker, then failed
 POLL_LEASE = timedelta(seconds=30)
 
@@ -128,7 +130,9 @@ def advance(rollout_id: int, now: datetime, *, fleet_paused: bool = False) -> li
         if wave.state == Wave.State.SOAKING:
             if wave.soak_until and now < wave.soak_until:
                 _waiting(
-                    rollout, f"wave {wave.number} soaking until {wave.soak_until:%H:%M:%S} UTC"
+                    rollout,
+                    f"wave {wave.number} soaking until {wave.soak_until:%H:%M:%S} UTC",
+                    W.SOAK,
                 )
                 break
             _finish_wave(wave, now)
@@ -137,10 +141,15 @@ def advance(rollout_id: int, now: datetime, *, fleet_paused: bool = False) -> li
         if opening and not _open_wave(rollout, wave, policy, now, fleet_paused):
             break
         # The wave is running: start its hosts; move on once every one of them has finished.
-        work += _start_hosts(
+        started = _start_hosts(
             rollout, policy, wave.attempts.filter(state=A.PENDING), now, fleet_paused
         )
+        work += started
         if wave.attempts.filter(state__in=RebootAttempt.OPEN_STATES).exists():
+            if started:
+                _waiting(rollout, "")
+            else:
+                _say_if_stalled(rollout, wave)
             break
         if not _wave_done(wave, policy, now, last=wave is waves[-1]):
             break
@@ -155,10 +164,30 @@ def advance(rollout_id: int, now: datetime, *, fleet_paused: bool = False) -> li
     return work
 
 
-def _waiting(rollout: Rollout, reason: str) -> None:
-    if rollout.waiting_reason != reason:
-        Rollout.objects.filter(pk=rollout.pk).update(waiting_reason=reason[:300])
-        rollout.waiting_reason = reason
+def _waiting(rollout: Rollout, reason: str, kind: str = "") -> None:
+    """Say why the rollout does not move now (empty: it does); written only when it changes."""
+    reason = reason[:1000]
+    kind = kind if reason else W.NONE
+    if rollout.waiting_reason != reason or rollout.waiting_kind != kind:
+        Rollout.objects.filter(pk=rollout.pk, state=Rollout.State.RUNNING).update(
+            waiting_reason=reason, waiting_kind=kind
+        )
+        rollout.waiting_reason, rollout.waiting_kind = reason, kind
+
+
+def _say_if_stalled(rollout: Rollout, wave: Wave) -> None:
+    """Nothing in flight and nothing started: the wave cannot move by itself. Say why."""
+    open_attempts = list(
+        wave.attempts.filter(state__in=RebootAttempt.OPEN_STATES)
+        .select_related("host")
+        .only("state", "waiting_reason", "held_findings", "host__name")
+        .order_by("position")
+    )
+    if any(a.state in RebootAttempt.IN_FLIGHT_STATES for a in open_attempts):
+        _waiting(rollout, "")
+        return
+    reason, kind = stall.describe(open_attempts)
+    _waiting(rollout, reason, kind)
 
 
 def failed_count(rollout: Rollout) -> int:
@@ -189,6 +218,7 @@ def pause_rollout(rollout: Rollout, actor, reason: str, *, kind: str, now: datet
             pause_reason=reason,
             paused_at=now,
             waiting_reason="",
+            waiting_kind="",
         )
         if paused != 1:
             return False
@@ -249,10 +279,10 @@ def _open_wave(
                 notify.emit(
                     rollout, "approval-needed", f"wave {wave.number} is waiting for approval"
                 )
-        _waiting(rollout, f"wave {wave.number} is waiting for an operator's approval")
+        _waiting(rollout, f"wave {wave.number} is waiting for an operator's approval", W.APPROVAL)
         return False
     if fleet_paused:
-        _waiting(rollout, "all rollouts are paused fleet-wide")
+        _waiting(rollout, "all rollouts are paused fleet-wide", W.FLEET)
         return False
     boot = timedelta(seconds=policy.boot_timeout_seconds)
     if not window_open(rollout, policy, now, boot):
@@ -261,12 +291,13 @@ def _open_wave(
         _waiting(
             rollout,
             f"wave {wave.number} waits for a change window long enough for a boot timeout{when}",
+            W.WINDOW,
         )
         return False
     # Outside gates (freezes, Alertmanager, HTTP) hold a wave; they never fail it.
     gate = cadence_hooks.before_wave(rollout, now)
     if not gate.open:
-        _waiting(rollout, f"wave {wave.number} held: {gate.reason}")
+        _waiting(rollout, f"wave {wave.number} held: {gate.reason}", W.GATE)
         return False
     with transaction.atomic():
         if failed_count(rollout) > policy.failure_budget:
@@ -318,17 +349,18 @@ def _finish_wave(wave: Wave, now: datetime) -> None:
 def _complete(rollout: Rollout, now: datetime) -> None:
     if rollout.attempts.filter(state__in=RebootAttempt.OPEN_STATES).exists():
         return
-    failed = failed_count(rollout)
+    # Failures skipped by an operator still count: the record keeps every failure.
+    failed = rollout.attempts.filter(RebootAttempt.failed_q()).count()
     state = Rollout.State.COMPLETED_WITH_FAILURES if failed else Rollout.State.COMPLETED
     with transaction.atomic():
         done = Rollout.objects.filter(pk=rollout.pk, state=Rollout.State.RUNNING).update(
-            state=state, ended_at=now, waiting_reason=""
+            state=state, ended_at=now, waiting_reason="", waiting_kind=""
         )
         if not done:
             return
         rollout.refresh_from_db()
         succeeded = rollout.attempts.filter(state=A.SUCCEEDED).count()
-        skipped = rollout.attempts.filter(state=A.SKIPPED).count()
+        skipped = rollout.attempts.filter(state=A.SKIPPED, failed_at__isnull=True).count()
         summary = f"{succeeded} rebooted and verified, {failed} failed, {skipped} skipped"
         record(None, "rollout.completed", rollout, summary, rollout=rollout, data={"state": state})
         notify.emit(rollout, "completed", f"{rollout.get_state_display().lower()}: {summary}")
@@ -387,20 +419,20 @@ def start_host(
             hold_attempt(attempt, findings, now, rollout)
             return None
     if fleet_paused:
-        _wait_host(attempt, "all rollouts are paused fleet-wide")
+        _wait_host(attempt, "all rollouts are paused fleet-wide", W.FLEET)
         return None
     if not window_open(rollout, policy, now, timedelta(seconds=policy.boot_timeout_seconds)):
-        _wait_host(attempt, "the change window closes before a boot timeout would end")
+        _wait_host(attempt, "the change window closes before a boot timeout would end", W.WINDOW)
         return None
     # A host that is itself down does not count against its own start: always check it.
     known_full = next((full[g.pk] for g in host.groups.all() if g.pk in full), None)
-    if known_full and host.reachable is not False:
-        _wait_host(attempt, known_full)
+    if known_full and not host.is_down:
+        _wait_host(attempt, known_full, W.STALLED)
         return None
     # Asked before the group lock is taken, so a slow gate never holds the lock.
     gate = cadence_hooks.before_host(attempt, now)
     if not gate.open:
-        _wait_host(attempt, f"held: {gate.reason}")
+        _wait_host(attempt, f"held: {gate.reason}", W.GATE)
         return None
 
     token = new_token()
@@ -409,7 +441,7 @@ def start_host(
         blocked = availability.full_group(host, groups)
         if blocked:
             full[blocked[0]] = blocked[1]
-            _wait_host(attempt, blocked[1])
+            _wait_host(attempt, blocked[1], W.STALLED)
             return None
         if failed_count(rollout) > policy.failure_budget:
             return None
@@ -422,6 +454,7 @@ def start_host(
             dispatches=1,
             started_at=now,
             waiting_reason="",
+            waiting_kind="",
             log=log_line(now, "pre-flight started"),
         )
         if claimed != 1:
@@ -430,12 +463,13 @@ def start_host(
     return Work("preflight", attempt.pk, token)
 
 
-def _wait_host(attempt: RebootAttempt, reason: str) -> None:
-    if attempt.waiting_reason != reason:
+def _wait_host(attempt: RebootAttempt, reason: str, kind: str) -> None:
+    reason = reason[:1000]
+    if attempt.waiting_reason != reason or attempt.waiting_kind != kind:
         RebootAttempt.objects.filter(pk=attempt.pk, state=A.PENDING).update(
-            waiting_reason=reason[:300]
+            waiting_reason=reason, waiting_kind=kind
         )
-        attempt.waiting_reason = reason
+        attempt.waiting_reason, attempt.waiting_kind = reason, kind
 
 
 def describe_findings(findings) -> str:
@@ -476,6 +510,7 @@ def hold_attempt(
             lease_until=None,
             lease_token="",
             waiting_reason="",
+            waiting_kind="",
             log=log_line(now, reason[:300]),
         )
         if held:
@@ -483,8 +518,15 @@ def hold_attempt(
     return held == 1
 
 
-def settle_attempt(attempt, from_state, to_state, now, reason, *, verb, token=None) -> bool:
-    """Move an attempt to a terminal state (conditionally); record it. Shared with hostops."""
+def settle_attempt(
+    attempt, from_state, to_state, now, reason, *, verb, token=None, down_boot_id=None
+) -> bool:
+    """Move an attempt to a terminal state (conditionally); record it. Shared with hostops.
+
+    A failure marks the host down (fleet/liveness.py); `down_boot_id` is the boot it must be
+    seen past to count as up again (None: the boot recorded when the reboot was sent, if any).
+    A success is the verification that it is up.
+    """
     query = RebootAttempt.objects.filter(pk=attempt.pk, state=from_state)
     if token is not None:
         query = query.filter(lease_token=token)
@@ -497,14 +539,25 @@ def settle_attempt(attempt, from_state, to_state, now, reason, *, verb, token=No
     }
     if to_state == A.FAILED:
         fields["failure_reason"] = reason
+        fields["failed_at"] = now
     with transaction.atomic():
         if query.update(**fields) != 1:
             return False
         rollout = Rollout.objects.get(pk=attempt.rollout_id)
         record(None, f"attempt.{verb}", attempt, reason, host=attempt.host, rollout=rollout)
         if to_state == A.FAILED:
+            liveness.mark_down(
+                attempt.host_id,
+                f"failed in rollout #{rollout.pk}: {reason}",
+                now=now,
+                boot_id=down_boot_id,
+            )
             notify.emit(
                 rollout, "failed", f"{attempt.host.name} failed: {reason}", host=attempt.host.name
+            )
+        elif to_state == A.SUCCEEDED:
+            liveness.mark_up(
+                attempt.host_id, f"verified after its reboot by rollout #{rollout.pk}", now=now
             )
     cadence_hooks.on_attempt_finished(attempt)
     return True
@@ -543,6 +596,7 @@ def tend_in_flight(now: datetime) -> list[Work]:
                 reason,
                 verb="failed",
                 token=attempt.lease_token,
+                down_boot_id=attempt.boot_id_after if kind == "verify" else None,
             )
             continue
         lease = preflight_lease(policy) if kind == "preflight" else verify_lease(policy)

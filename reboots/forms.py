@@ -95,9 +95,20 @@ class NewRolloutForm(forms.Form):
 
     @property
     def plan_errors(self) -> list[str]:
-        """The errors that stop a preview: the selection's and the policy's."""
-        keys = ["policy", "kind", *SELECTION_FIELDS.values()]
-        return [message for key in keys for message in self.errors.get(key, [])]
+        """The errors that stop a preview: the selection's and the policy's.
+
+        A selection field not filled in yet (the group radio just picked, no group chosen) is
+        not an error while the operator is still choosing: the preview just waits for it.
+        """
+        keys = ["policy", *SELECTION_FIELDS.values()]
+        if self.data.get("kind"):
+            keys.insert(1, "kind")
+        return [
+            message
+            for key in keys
+            if not (key in SELECTION_FIELDS.values() and not str(self.data.get(key, "")).strip())
+            for message in self.errors.get(key, [])
+        ]
 
 
 class ConfirmForm(forms.Form):

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from cadence import hooks as cadence_hooks
-from fleet import audit, hostkeys, ssh
+from fleet import audit, hostkeys, liveness, ssh
 from fleet.findings import active_acknowledgement_q, blocking_findings
 from fleet.models import BootRecord, Finding, Host
 from reboots import clock, commands, engine
@@ -66,9 +66,18 @@ def _note(attempt: RebootAttempt, token: str, state: str, text: str, **fields) -
     return _mine(attempt, token, state).update(log=log_line(now, text[:300]), **fields) == 1
 
 
-def _fail(attempt: RebootAttempt, token: str, state: str, reason: str) -> bool:
+def _fail(
+    attempt: RebootAttempt, token: str, state: str, reason: str, *, down_boot_id=None
+) -> bool:
     return engine.settle_attempt(
-        attempt, state, A.FAILED, clock.now(), reason, verb="failed", token=token
+        attempt,
+        state,
+        A.FAILED,
+        clock.now(),
+        reason,
+        verb="failed",
+        token=token,
+        down_boot_id=down_boot_id,
     )
 
 
@@ -231,6 +240,13 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
             )
         )
         if marked:
+            # Down from now until a newer boot is seen: the one fact every group limit reads.
+            liveness.mark_down(
+                attempt.host_id,
+                f"rebooted by rollout #{attempt.rollout_id}; no new boot seen yet",
+                now=now,
+                boot_id=boot_id,
+            )
             record(
                 None, "attempt.rebooting", attempt, "", host=attempt.host, rollout=attempt.rollout
             )
@@ -252,11 +268,13 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
     else:
         if result.exit_status not in (0, None):
             output = commands._tail(result.stderr or result.stdout)
+            # It refused to run: the host stays on its boot, so its next answer counts as up.
             _fail(
                 attempt,
                 token,
                 A.REBOOTING,
                 f"the reboot command exited {result.exit_status}: {output or 'no output'}",
+                down_boot_id="",
             )
             return
     now = clock.now()
@@ -354,6 +372,11 @@ def poll(attempt_id: int, token: str) -> None:
             log=log_line(now, f"back up (new boot_id {boot_id})"),
         )
         if moved:
+            liveness.mark_down(
+                host.pk,
+                f"back on a new boot; rollout #{attempt.rollout_id} is verifying it",
+                now=now,
+            )
             record(None, "attempt.up", attempt, "", host=host, rollout=attempt.rollout)
             verify_attempt(attempt.pk, token)
         return
@@ -415,10 +438,22 @@ def verify_attempt(attempt_id: int, token: str) -> None:
             elif policy.post_command:
                 _note(attempt, token, A.VERIFYING, "post-command not run: verification failed")
     except ssh.HostKeyChanged as exc:
-        _fail(attempt, token, A.VERIFYING, f"the host key changed across the reboot: {exc}")
+        _fail(
+            attempt,
+            token,
+            A.VERIFYING,
+            f"the host key changed across the reboot: {exc}",
+            down_boot_id=attempt.boot_id_after,
+        )
         return
     except ssh.SSHError as exc:
-        _fail(attempt, token, A.VERIFYING, f"verification could not reach the host: {exc}")
+        _fail(
+            attempt,
+            token,
+            A.VERIFYING,
+            f"verification could not reach the host: {exc}",
+            down_boot_id=attempt.boot_id_after,
+        )
         return
     _finish(attempt, token, after, verdict)
 
@@ -459,7 +494,15 @@ def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdi
     }
     _mine(attempt, token, A.VERIFYING).update(**fields)
     if not verdict.ok:
-        _fail(attempt, token, A.VERIFYING, "; ".join(verdict.failures))
+        # Up on a new boot that failed verification: down until it is rebooted again or
+        # verified (a retry), or an admin marks it up.
+        _fail(
+            attempt,
+            token,
+            A.VERIFYING,
+            "; ".join(verdict.failures),
+            down_boot_id=fields["boot_id_after"],
+        )
         return
     note = "verified" + (f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else "")
     done = engine.settle_attempt(

@@ -150,8 +150,21 @@ class Rollout(models.Model):
         max_length=10, choices=PauseKind.choices, default=PauseKind.NONE, blank=True
     )
     pause_reason = models.TextField(blank=True)
+
+    class WaitingKind(models.TextChoices):
+        NONE = "", "Not waiting"
+        SOAK = "soak", "Soaking"
+        APPROVAL = "approval", "Awaiting approval"
+        FLEET = "fleet-paused", "Fleet-wide pause"
+        WINDOW = "window", "Outside its change window"
+        GATE = "gate", "Held by a gate"
+        STALLED = "stalled", "Stalled: needs an operator"
+
     waiting_reason = models.CharField(
-        max_length=300, blank=True, help_text="Why the next step has not happened yet."
+        max_length=1000, blank=True, help_text="Why the next step has not happened yet."
+    )
+    waiting_kind = models.CharField(
+        max_length=12, choices=WaitingKind.choices, default=WaitingKind.NONE, blank=True
     )
     paused_at = models.DateTimeField(null=True, blank=True)
 
@@ -187,6 +200,22 @@ class Rollout(models.Model):
     @property
     def is_ended(self) -> bool:
         return self.state in self.ENDED_STATES
+
+    # Needs an operator: stalled or awaiting approval while running, or paused on its budget.
+    ATTENTION_WAITS = (WaitingKind.STALLED, WaitingKind.APPROVAL)
+
+    @classmethod
+    def attention_q(cls) -> Q:
+        return Q(state=cls.State.RUNNING, waiting_kind__in=cls.ATTENTION_WAITS) | Q(
+            state=cls.State.PAUSED, pause_kind=cls.PauseKind.BUDGET
+        )
+
+    @property
+    def needs_attention(self) -> bool:
+        """The same rule as `attention_q`, for a row in hand."""
+        if self.state == self.State.PAUSED:
+            return self.pause_kind == self.PauseKind.BUDGET
+        return self.state == self.State.RUNNING and self.waiting_kind in self.ATTENTION_WAITS
 
 
 class Wave(models.Model):
@@ -266,7 +295,10 @@ class RebootAttempt(models.Model):
     )
 
     waiting_reason = models.CharField(
-        max_length=300, blank=True, help_text="Why a pending host has not started yet."
+        max_length=1000, blank=True, help_text="Why a pending host has not started yet."
+    )
+    waiting_kind = models.CharField(
+        max_length=12, choices=Rollout.WaitingKind.choices, default="", blank=True
     )
     held_reason = models.TextField(blank=True)
     held_findings = models.JSONField(default=list, blank=True)
@@ -290,6 +322,9 @@ class RebootAttempt(models.Model):
     failed_units_after = models.JSONField(default=list, blank=True)
 
     failure_reason = models.TextField(blank=True)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it failed; kept when the host is skipped after."
+    )
     warnings = models.JSONField(default=list, blank=True)
     log = models.TextField(blank=True, help_text="A short log of what happened, one line a step.")
 
@@ -326,6 +361,17 @@ class RebootAttempt(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in self.TERMINAL_STATES
+
+    @classmethod
+    def failed_q(cls, prefix: str = "") -> Q:
+        """Attempts that failed, including those an operator skipped after the failure."""
+        return Q(**{f"{prefix}state": cls.State.FAILED}) | Q(
+            **{f"{prefix}state": cls.State.SKIPPED, f"{prefix}failed_at__isnull": False}
+        )
+
+    @property
+    def skipped_after_failure(self) -> bool:
+        return self.state == self.State.SKIPPED and self.failed_at is not None
 
 
 class Notification(models.Model):

@@ -8,7 +8,9 @@ Rules (DESIGN.md "Planner"):
   (unreachable, or down for another reason) count against their groups in every wave: for a
   wave W and group G, |healthy hosts of G in W| + |unavailable hosts of G| ≤ allowed(G);
 - a healthy host whose group has no room at all (already as many hosts unavailable as it
-  allows) cannot be placed: it is returned in `blocked` with the reason.
+  allows) cannot be placed: it is returned in `blocked` with the reason;
+- a host held by a finding never goes into the canary (the canary would stall at its first
+  step) unless every host is held; `canary_held` then says so.
 Waves are filled first-fit in the order the hosts are given, so the plan is deterministic.
 """
 
@@ -43,6 +45,7 @@ class PlanHost:
     name: str
     groups: tuple[str, ...] = ()
     unavailable: bool = False
+    held: bool = False  # a finding holds its reboot until acknowledged
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,17 @@ class Plan:
     blocked: list[tuple[PlanHost, str]] = field(default_factory=list)
     canary: bool = False
     batch_size: int = 1
+    canary_held: bool = False  # every host was held, so the canary is too
 
     @property
     def host_count(self) -> int:
         return sum(len(wave) for wave in self.waves)
+
+    @property
+    def largest_batch(self) -> int:
+        """The largest wave after the canary (group limits may keep waves below batch_size)."""
+        later = self.waves[1:] if self.canary else self.waves
+        return max((len(wave) for wave in later), default=0)
 
 
 def plan_waves(
@@ -104,11 +114,17 @@ def plan_waves(
         plan.canary = True
         sizes.append(canary_size)
     while remaining:
+        canary = bool(sizes) and not plan.waves
         size = sizes.pop(0) if sizes else plan.batch_size
         wave, used = [], dict.fromkeys(by_name, 0)
         rest = []
+        skip_held = canary and any(not host.held for host in remaining)
+        if canary and not skip_held:
+            plan.canary_held = True
         for host in remaining:
-            if len(wave) < size and _fits(host, used, room):
+            if skip_held and host.held:
+                rest.append(host)
+            elif len(wave) < size and _fits(host, used, room):
                 wave.append(host)
                 if not host.unavailable:
                     for name in host.groups:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
+from fleet.findings import blocking_by_host
 from fleet.models import Host, RedundancyGroup
 from reboots import availability, selection
 from reboots.models import RebootAttempt
@@ -28,10 +29,17 @@ class Preview:
     busy: list[tuple[Host, int]] = field(default_factory=list)  # (host, id of its open rollout)
     unavailable: list[Host] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)  # [{name, size, allowed, down, selected}]
+    held: dict[int, list] = field(default_factory=dict)  # host id -> findings holding it
+    canary_held: bool = False  # every host is held: the first wave would stall
+    largest_batch: int = 0
 
     @property
     def host_count(self) -> int:
         return sum(len(wave) for wave in self.waves)
+
+    @property
+    def first_wave_held(self) -> list[Host]:
+        return [host for host in (self.waves[0] if self.waves else []) if host.pk in self.held]
 
 
 def _policy(policy) -> Policy:
@@ -88,12 +96,14 @@ def preview(spec: dict, policy) -> Preview:
             }
         )
     by_key = {host.pk: host for host in chosen}
+    result.held = blocking_by_host(by_key)
     plan_hosts = [
         PlanHost(
             key=host.pk,
             name=host.name,
             groups=tuple(str(group.pk) for group in host.groups.all()),
             unavailable=host.pk in down_ids,
+            held=host.pk in result.held,
         )
         for host in chosen
     ]
@@ -105,7 +115,9 @@ def preview(spec: dict, policy) -> Preview:
         (by_key[h.key], reason_with_names(reason, groups)) for h, reason in plan.blocked
     ]
     result.canary = plan.canary
+    result.canary_held = plan.canary_held
     result.batch_size = plan.batch_size
+    result.largest_batch = plan.largest_batch
     result.unavailable = [host for host in chosen if host.pk in down_ids]
     return result
 

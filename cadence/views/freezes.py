@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cadence import freeze
 from cadence.forms import FreezeForm, FreezeOverrideForm
 from cadence.models import FreezePeriod
-from fleet.roles import admin_required, is_admin
+from fleet.roles import ADMIN, RoleRequired, admin_required, is_admin
 from fleet.views.common import UNPROCESSABLE, safe_next, viewer_required
 from reboots import clock
 from reboots.events import record
@@ -26,7 +26,7 @@ def freeze_list(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not is_admin(request.user):
-            return HttpResponse(status=403)
+            raise RoleRequired(ADMIN)
         form = FreezeForm(request.POST)
         if form.is_valid():
             period = form.save(request.user)

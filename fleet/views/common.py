@@ -3,13 +3,13 @@
 from collections.abc import Callable, Mapping
 from functools import wraps
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
-VIEW_PERM = "fleet.view_host"
+from fleet.roles import VIEW_PERM, VIEWER, RoleRequired
+
 UNPROCESSABLE = 422  # bad form input: htmx is configured (base.html) to swap it in
 
 
@@ -19,7 +19,7 @@ def viewer_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if not request.user.has_perm(VIEW_PERM):
-            raise PermissionDenied
+            raise RoleRequired(VIEWER)
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -14,10 +14,11 @@ from fleet import stats
 from fleet.audit import request_audit
 from fleet.hostkeys import accept_offered_key
 from fleet.models import Host, ProbeOutput
-from fleet.roles import operator_required
+from fleet.roles import admin_required, operator_required
 from fleet.ssh import fingerprint_sha256
 from fleet.views.common import UNPROCESSABLE, htmx_target, render_page, viewer_required
 from fleet.views.forms import AcceptKeyForm, AcknowledgeForm
+from reboots import actions
 from reboots.views import host_history
 
 HISTORY_ROWS = 20
@@ -74,6 +75,13 @@ def _list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def facts_before_down(host: Host) -> bool:
+    """The stored facts were read before the host went down: not current any more."""
+    if not host.is_down or host.liveness_since is None:
+        return False
+    return host.last_audit_ok_at is None or host.last_audit_ok_at <= host.liveness_since
+
+
 def host_context(host: Host) -> dict:
     """Everything the host page shows; each history is a bounded query."""
     facts = _dict(host.facts)
@@ -89,6 +97,7 @@ def host_context(host: Host) -> dict:
     return {
         "host": host,
         "facts": facts,
+        "facts_before_down": facts_before_down(host),
         "kernels": kernel_rows(facts),
         "reboot_reasons": _list(facts.get("reboot_reasons")),
         "livepatch": livepatch,
@@ -129,12 +138,29 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
     host = get_object_or_404(Host.objects.prefetch_related("groups"), name=name)
     if htmx_target(request) == "audit-status":
         return _audit_status_response(request, host)
+    if htmx_target(request) == "host-liveness":
+        return render(request, "fleet/host.html#host-liveness", {"host": host})
     return render_page(
         request,
         "fleet/host.html",
         host_context(host),
         {"host-body": "host-body", "host-key": "host-key"},
     )
+
+
+@require_POST
+@admin_required
+def mark_up(request: HttpRequest, name: str) -> HttpResponse:
+    """An admin's word, with a reason, that a down host is up (it counts as available again)."""
+    host = get_object_or_404(Host, name=name)
+    reason = (request.POST.get("reason") or "").strip()
+    try:
+        actions.mark_host_up(host, request.user, reason)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{host.name} is marked up: {reason}")
+    return redirect(host)
 
 
 @require_POST

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
@@ -38,9 +39,15 @@ def _answer(request: HttpRequest, rollout: Rollout, *, error: str = "", notice: 
     fresh = rollouts().get(pk=rollout.pk)
     # Keep the waves the page listed (?wave=N): the browser's URL comes as HX-Current-URL.
     params = QueryDict(urlsplit(request.htmx.current_url or "").query)
-    context = rollout_context(fresh, request.user, params=params) | {"oob_messages": True}
+    context = rollout_context(fresh, request.user, params=params)
     status = UNPROCESSABLE if error else 200
-    return render(request, "reboots/detail.html#rollout-live", context, status=status)
+    response = render(request, "reboots/detail.html#rollout-live", context, status=status)
+    # The flash travels beside the fragment, as a top-level out-of-band swap into #messages:
+    # nested in the polled fragment it was lost when the next poll replaced it.
+    response.content += render_to_string(
+        "includes/messages.html", {"oob": True}, request=request
+    ).encode()
+    return response
 
 
 def _run(request: HttpRequest, rollout: Rollout, action: Callable[[], None], notice: str):

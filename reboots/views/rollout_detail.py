@@ -39,6 +39,7 @@ DEFERRED = (
     "host__facts",
 )
 A = RebootAttempt.State
+W = Rollout.WaitingKind
 
 
 def rollouts() -> QuerySet[Rollout]:
@@ -112,17 +113,29 @@ class WaveView:
         return sum(1 for attempt in self.attempts if attempt.is_terminal)
 
 
-def progress_of(attempts: list[RebootAttempt]) -> dict:
+def progress_of(attempts: list[RebootAttempt], rollout: Rollout | None = None) -> dict:
+    """Counts for the progress bar. A host skipped after failing counts as failed (the record
+    keeps every failure); "need attention" counts held and failed hosts, and the waiting hosts
+    of a stalled rollout."""
     counts = Counter(attempt.state for attempt in attempts)
+    skipped_after_failure = sum(1 for attempt in attempts if attempt.skipped_after_failure)
     in_flight = sum(counts[state] for state in RebootAttempt.IN_FLIGHT_STATES)
     finished = sum(counts[state] for state in RebootAttempt.TERMINAL_STATES)
+    stalled = rollout is not None and rollout.needs_attention
+    stalled_waiting = (
+        sum(1 for a in attempts if a.state == A.PENDING and a.waiting_kind == W.STALLED)
+        if stalled
+        else 0
+    )
     return {
         "total": len(attempts),
         "finished": finished,
         "succeeded": counts[A.SUCCEEDED],
-        "failed": counts[A.FAILED],
-        "skipped": counts[A.SKIPPED],
+        "failed": counts[A.FAILED] + skipped_after_failure,
+        "skipped_after_failure": skipped_after_failure,
+        "skipped": counts[A.SKIPPED] - skipped_after_failure,
         "held": counts[A.HELD],
+        "need_attention": counts[A.HELD] + counts[A.FAILED] + stalled_waiting,
         "pending": counts[A.PENDING],
         "in_flight": in_flight,
     }
@@ -168,7 +181,7 @@ def rollout_context(
         "rollout": rollout,
         "policy": policy,
         "waves": waves,
-        "progress": progress_of(attempts),
+        "progress": progress_of(attempts, rollout),
         "window": window_status(rollout, policy, now),
         "soaking": soaking,
         "awaiting": [v.wave for v in waves if v.wave.state == Wave.State.AWAITING_APPROVAL],

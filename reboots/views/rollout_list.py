@@ -22,6 +22,7 @@ A = RebootAttempt.State
 STATE_CHOICES = [
     ("", "Any state"),
     ("active", "Active (running or paused)"),
+    ("attention", "Needs an operator (approval, stalled, failure budget)"),
     *Rollout.State.choices,
 ]
 
@@ -39,13 +40,19 @@ def rollout_rows(state: str = "") -> QuerySet[Rollout]:
     rows = Rollout.objects.select_related("created_by", "policy").annotate(
         total=Count("attempts"),
         succeeded=_count(A.SUCCEEDED),
-        failed=_count(A.FAILED),
-        skipped=_count(A.SKIPPED),
+        # A host skipped after failing is still a failure of the rollout.
+        failed=Count("attempts", filter=RebootAttempt.failed_q("attempts__")),
+        skipped=Count(
+            "attempts",
+            filter=Q(attempts__state=A.SKIPPED, attempts__failed_at__isnull=True),
+        ),
         held=_count(A.HELD),
         in_flight=_count(*RebootAttempt.IN_FLIGHT_STATES),
     )
     if state == "active":
         rows = rows.filter(state__in=Rollout.ACTIVE_STATES)
+    elif state == "attention":
+        rows = rows.filter(Rollout.attention_q())
     elif state:
         rows = rows.filter(state=state)
     return rows.order_by("-created_at", "-pk")

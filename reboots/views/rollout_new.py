@@ -7,19 +7,13 @@ nothing. It uses `reboots.preview`, the planner that creation uses, so what the 
 what gets created.
 """
 
-from collections import defaultdict
-from datetime import datetime
-
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 
-from fleet import findings as finding_rules
-from fleet.models import Finding, Host
+from fleet.models import Host
 from fleet.roles import operator_required
 from fleet.views.common import UNPROCESSABLE, htmx_target, render_page
 from reboots import actions, selection, windows
@@ -30,23 +24,6 @@ from reboots.preview import preview
 PREVIEW = "plan-preview"
 HOSTS_SHOWN_PER_WAVE = 60  # the rest of a large wave is counted, not listed
 PLAN_FIELDS = ("policy", "kind", "group", "label", "search", "hosts")
-
-
-def held_findings(hosts: list[Host], now: datetime | None = None) -> dict[int, list[Finding]]:
-    """The open findings that would hold each host's reboot, by host id (one query)."""
-    now = now or timezone.now()
-    holds = Q(kind__in=finding_rules.HOLDS_REBOOT) & ~finding_rules.active_acknowledgement_q(now)
-    rows = (
-        finding_rules.open_findings()
-        .filter(host_id__in=[host.pk for host in hosts])
-        .filter(holds | Q(kind__in=finding_rules.BLOCKS_HOST))
-        .only("pk", "host_id", "kind", "subject", "severity", "detail")
-        .order_by("kind", "subject")
-    )
-    by_host: dict[int, list[Finding]] = defaultdict(list)
-    for finding in rows:
-        by_host[finding.host_id].append(finding)
-    return by_host
 
 
 def plan_context(form: NewRolloutForm) -> dict:
@@ -60,7 +37,7 @@ def plan_context(form: NewRolloutForm) -> dict:
     except selection.SelectionError as exc:
         return {"plan": None, "plan_errors": [capfirst(str(exc))]}
     planned = [host for wave in plan.waves for host in wave]
-    held = held_findings(planned)
+    held = plan.held
     waves = []
     for index, hosts in enumerate(plan.waves):
         waves.append(

@@ -51,9 +51,18 @@
     clearTimeout(showRequestError.timer);
     showRequestError.timer = setTimeout(function () { el.hidden = true; }, 8000);
   }
+  // Error pages carry their message in [data-error-message] (config/error_views.py); say that.
+  function errorMessage(xhr) {
+    if ((xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") !== 0) return "";
+    var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var el = doc.querySelector("[data-error-message]");
+    return el ? el.textContent.replace(/\s+/g, " ").trim() : "";
+  }
   document.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr.status;
-    var reason = status === 403 ? "you are not allowed to do that" : "the server answered " + status;
+    var xhr = event.detail.xhr;
+    var message = errorMessage(xhr);
+    if (message) return showRequestError(message);
+    var reason = xhr.status === 403 ? "you are not allowed to do that" : "the server answered " + xhr.status;
     showRequestError("Request failed: " + reason + ".");
   });
   document.addEventListener("htmx:sendError", function () {

@@ -31,7 +31,7 @@ def fleet():
             os_id="ubuntu",
             booted_kernel="5.15.0-91-generic",
             booted_at=now - timedelta(days=10),  # over web's 7-day limit
-            reachable=True,
+            liveness="up",
             livepatch_state="applied",
             livepatch_provider="canonical-livepatch",
             last_audit_at=now - timedelta(hours=1),
@@ -46,7 +46,7 @@ def fleet():
             booted_at=now - timedelta(days=2),
             reboot_required=True,
             kernel_pending=True,
-            reachable=False,
+            liveness="down",
             last_audit_at=now - timedelta(days=3),
         ),
         "lab1": builders.host(
@@ -119,7 +119,7 @@ def test_it_answers_404_for_an_unknown_host(viewer_api):
         ("enabled=false", ["lab1"]),
         ("state=cordoned", ["lab1"]),
         ("state=over-policy", ["web1"]),
-        ("state=unreachable", ["db1"]),
+        ("state=down", ["db1"]),
         ("q=lab", ["lab1"]),
         ("group=web&label=env=prod", ["web1"]),
     ],

@@ -45,13 +45,13 @@ def fleet(admin_user):
     old = builders.host(
         "old",
         groups=[web],
-        reachable=True,
+        liveness="up",
         booted_at=now - timedelta(days=40),
         kernel_pending=True,
         livepatch_state="applied",
     )
-    builders.host("new", reachable=True, booted_at=now - timedelta(days=1), reboot_required=True)
-    builders.host("gone", reachable=False, enabled=False)
+    builders.host("new", liveness="up", booted_at=now - timedelta(days=1), reboot_required=True)
+    builders.host("gone", liveness="down", enabled=False)
     builders.host("fresh")  # never audited
     builders.finding(old, "service-not-enabled", severity="high")
     builders.finding(old, "service-not-enabled", severity="high")
@@ -76,8 +76,8 @@ def fleet(admin_user):
 
 def test_it_exports_the_fleet_in_prometheus_format(client, token_gate, fleet):
     samples = scrape(client)
-    assert value(samples, "rebootable_hosts", state="reachable") == 2
-    assert value(samples, "rebootable_hosts", state="unreachable") == 1
+    assert value(samples, "rebootable_hosts", state="up") == 2
+    assert value(samples, "rebootable_hosts", state="down") == 1
     assert value(samples, "rebootable_hosts", state="unknown") == 1
     assert value(samples, "rebootable_hosts_needs_reboot") == 2  # "old" over policy, "new" required
     assert value(samples, "rebootable_hosts_reboot_required") == 1
@@ -133,7 +133,7 @@ def test_it_reads_the_fleet_with_a_fixed_number_of_queries(client, token_gate, f
         return len(queries)
 
     few = count()
-    Host.objects.bulk_create(Host(name=f"h{i}", address="x", reachable=True) for i in range(200))
+    Host.objects.bulk_create(Host(name=f"h{i}", address="x", liveness="up") for i in range(200))
     assert count() == few
     assert few <= 20  # fleet metrics plus the reboot-debt summary
 

@@ -75,7 +75,10 @@ def test_it_refuses_a_request_without_the_csrf_token(browse, people, lab_ssh, sh
     assert answer.value.status == 403
     error = page.locator("#request-error")
     error.wait_for()
-    assert error.inner_text() == "Request failed: you are not allowed to do that."
+    assert error.inner_text() == (
+        "Nothing was done: the form's security token (CSRF) was missing or out of date. "
+        "Reload the page and try again."
+    )
     shots(page, "refused", full_page=False)
 
     # The same post straight from the logged-in session, without a token: refused as well.

@@ -46,7 +46,7 @@ def make_host(db):
         now = now or datetime.now(UTC)
         fields.setdefault("address", "127.0.0.1")
         fields.setdefault("port", 9)
-        fields.setdefault("reachable", True)
+        fields.setdefault("liveness", "up")
         fields.setdefault("host_key_state", Host.KeyState.PINNED)
         fields.setdefault("host_key_type", "ssh-ed25519")
         fields.setdefault("host_key", KEY)

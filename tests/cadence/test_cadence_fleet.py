@@ -24,6 +24,7 @@ from cadence_support import utc
 
 from cadence import due, scheduler
 from cadence.models import FreezePeriod
+from fleet import liveness
 from fleet.models import Host
 from reboots import actions, engine, windows
 from reboots.models import RebootAttempt, Rollout
@@ -191,9 +192,14 @@ def test_it_brings_every_host_inside_policy_over_successive_windows(
         schedule.refresh_from_db()
         assert schedule.status.startswith(f"held by rollout #{paused.pk}")
 
-        # An operator skips the failed host and resumes; the cadence goes on.
+        # An operator skips the failed host and resumes; the cadence goes on. The host stays
+        # down (skipping observes nothing) until an audit sees it answer again.
         actions.skip(failure, operator, "hardware ticket 881")
         actions.resume(paused, operator)
+        assert Host.objects.get(name="h-137").liveness == Host.Liveness.DOWN
+        liveness.observe_audit(
+            [failure.host_id], unreachable={}, key_changed=[], now=datetime.now(tz=START.tzinfo)
+        )
         end = drive(fleet, later + timedelta(days=40), clock, policy)
 
         limits = due.Limits.load(end)

@@ -59,7 +59,7 @@ def lab200(make_lab, settings):  # noqa: F811 - make_lab is the imported fixture
     settings.MAX_UPTIME_DAYS = 30
     summary = run_audit(list(Host.objects.values_list("pk", flat=True)))
     assert len(summary.hosts) == HOSTS, summary.skipped
-    assert Host.objects.filter(reachable=True, booted_at__isnull=False).count() == HOSTS
+    assert Host.objects.filter(liveness="up", booted_at__isnull=False).count() == HOSTS
     return lab
 
 

@@ -66,7 +66,7 @@ def test_it_leaves_out_busy_hosts_and_hosts_needing_attention(
     make_host, make_schedule, make_policy, operator
 ):
     make_host("ok", up_days=40, now=NOW)
-    make_host("unreachable", up_days=40, now=NOW, reachable=False)
+    make_host("unreachable", up_days=40, now=NOW, liveness="down")
     make_host("key-offered", up_days=40, now=NOW, host_key_state="offered")
     drifted = make_host("drifted", up_days=40, now=NOW)
     Finding.objects.create(

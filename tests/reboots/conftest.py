@@ -27,7 +27,7 @@ def make_host(db):
     def make(name: str, groups=(), **fields) -> Host:
         fields.setdefault("address", "127.0.0.1")
         fields.setdefault("port", 9)  # discard: closed on test machines
-        fields.setdefault("reachable", True)
+        fields.setdefault("liveness", "up")
         fields.setdefault("host_key_state", Host.KeyState.PINNED)
         fields.setdefault("host_key_type", "ssh-ed25519")
         fields.setdefault(

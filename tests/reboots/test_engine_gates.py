@@ -328,7 +328,8 @@ def test_it_keeps_two_rollouts_sharing_a_group_within_its_limit(
     waiting = second.attempts.get()
     assert waiting.state == A.PENDING
     assert waiting.waiting_reason == (
-        "waiting for group web: 1 of 2 hosts down, max_unavailable 1 allows 1"
+        "waiting for group web: 1 of 2 hosts down (web1: in a rollout's reboot), "
+        "max_unavailable 1 allows 1"
     )
     # web1's reboot finishes (as a worker would record it); web2 may go now.
     RebootAttempt.objects.filter(rollout=first).update(state=A.SUCCEEDED)
@@ -339,7 +340,7 @@ def test_it_counts_an_unreachable_host_against_its_group_at_start(
     make_host, make_group, make_policy, make_rollout
 ):
     web = make_group("web", "1")
-    make_host("web1", [web], reachable=False)
+    make_host("web1", [web], liveness="down")
     rollout = make_rollout(
         [make_host("web2", [web]), make_host("other")], make_policy(canary_size=0, batch_size="5")
     )
@@ -356,7 +357,7 @@ def test_it_starts_an_unreachable_host_of_a_full_group_rather_than_deadlock(
     assert rollout.waves.count() == 1
     # After planning, web2 stopped answering and web was narrowed to one host down at a time:
     # web is full, but web2 itself may go (it is the one down).
-    Host.objects.filter(pk=lost.pk).update(reachable=False)
+    Host.objects.filter(pk=lost.pk).update(liveness="down")
     web.max_unavailable = "1"
     web.save()
     assert started(engine.tick()) == ["web2"]

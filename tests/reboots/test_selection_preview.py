@@ -67,7 +67,7 @@ def test_it_counts_unreachable_hosts_outside_the_selection_against_their_group(
     make_host, make_group, make_policy
 ):
     web = make_group("web", "1")
-    make_host("web1", [web], reachable=False)
+    make_host("web1", [web], liveness="down")
     make_host("web2", [web])
     plan = preview.preview({"kind": "hosts", "value": ["web2"]}, make_policy())
     assert plan.waves == []

@@ -50,7 +50,7 @@ def test_it_previews_waves_for_a_selection(operator_client, policy, web_hosts):
     assert [len(wave) for wave in waves] == [1, 2, 2, 1]
     assert sorted(name for wave in waves for name in wave) == [h.name for h in web_hosts]
     assert "canary" in body
-    assert "max_unavailable" in body
+    assert "Allowed down at once" in body
 
 
 def test_it_changes_the_preview_with_the_form(operator_client, policy, web_hosts, hosts_factory):

@@ -38,7 +38,7 @@ def make_host(db):
             "default_kernel": "5.15.0-91-generic",
             "booted_at": now - timedelta(days=uptime_days) if uptime_days is not None else None,
             "reboot_required": False,
-            "reachable": True,
+            "liveness": "up",
             "last_audit_at": now - timedelta(minutes=5),
             "host_key_state": Host.KeyState.PINNED,
             "livepatch_state": "none",

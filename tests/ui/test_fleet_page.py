@@ -73,7 +73,7 @@ def test_it_filters_by_group_label_and_distro(viewer_client, make_host):
         ("needs-reboot", ["needs", "old"]),
         ("kernel-pending", ["pending"]),
         ("livepatched", ["patched"]),
-        ("unreachable", ["down"]),
+        ("down", ["down"]),
         ("high-findings", ["drifty"]),
         ("cordoned", ["cordoned"]),
         ("key-untrusted", ["newkey"]),
@@ -86,7 +86,7 @@ def test_it_filters_by_state(viewer_client, make_host, make_finding, state, expe
     make_host("old", uptime_days=90)
     make_host("pending", kernel_pending=True)
     make_host("patched", livepatch_provider="kpatch", livepatch_state="applied")
-    make_host("down", reachable=False)
+    make_host("down", liveness="down")
     make_finding(make_host("drifty"), severity="high")
     make_finding(make_host("mild"), kind="sysctl-drift", severity="low")
     make_host("cordoned", enabled=False)

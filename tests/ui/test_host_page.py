@@ -104,7 +104,7 @@ def test_it_marks_a_running_kernel_whose_files_are_gone(viewer_client, make_host
 
 def test_it_survives_a_host_never_audited(viewer_client, make_host):
     make_host(
-        "fresh", facts={}, booted_at=None, reachable=None, last_audit_at=None, uptime_days=None
+        "fresh", facts={}, booted_at=None, liveness="unknown", last_audit_at=None, uptime_days=None
     )
     response = viewer_client.get("/hosts/fresh/")
     assert response.status_code == 200

@@ -28,7 +28,7 @@ def add_hosts(first: int, last: int, groups: list[RedundancyGroup]) -> None:
             booted_kernel=f"5.15.0-{n % 7}-generic",
             newest_kernel="5.15.0-6-generic",
             booted_at=now - timedelta(days=n % 60),
-            reachable=n % 50 != 0,
+            liveness="up" if n % 50 else "down",
             needs_reboot=n % 4 == 0,
             kernel_pending=n % 3 == 0,
             livepatch_state=("applied", "none", "disabled")[n % 3],

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 def test_it_counts_the_fleet_totals(make_host, settings):
     settings.MAX_UPTIME_DAYS = 30
-    make_host("a", reachable=True, reboot_required=True, needs_reboot=True)
-    make_host("b", reachable=False, kernel_pending=True)
-    make_host("c", reachable=None, livepatch_state="applied", uptime_days=45)
+    make_host("a", liveness="up", reboot_required=True, needs_reboot=True)
+    make_host("b", liveness="down", kernel_pending=True)
+    make_host("c", liveness="unknown", livepatch_state="applied", uptime_days=45)
     make_host("d", enabled=False, host_key_state="offered", audit_status="queued")
     totals = stats.fleet_totals(stats.UptimePolicy.load())
     assert totals["hosts"] == 4
-    assert (totals["reachable"], totals["unreachable"]) == (2, 1)
+    assert (totals["up"], totals["down"], totals["liveness_unknown"]) == (2, 1, 1)
     assert totals["reboot_required"] == 1
     assert totals["needs_reboot"] == 2  # a (required) and c (over policy)
     assert totals["over_policy"] == 1

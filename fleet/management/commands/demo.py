@@ -20,15 +20,45 @@ from fleet.demo_users import ensure_demo_users
 
 
 class Command(BaseCommand):
-    help = "Run the dashboard with a simulated fleet, a worker and beat (embedded defaults)."
+    help = (
+        "Run Rebootable on one machine on the embedded defaults (SQLite, a filesystem broker): "
+        "migrate, create one user per role and print their passwords, start a simulated fleet "
+        "of SSH hosts on loopback, audit it, prepare a rollout whose canary has passed, then run "
+        "the web server, a Celery worker and beat until Ctrl-C. State and logs (demo-*.log) stay "
+        "in REBOOTABLE_VAR_DIR (default ./var)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--hosts", type=int, default=36, help="simulated hosts (default 36)")
-        parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--time-scale", type=float, default=0.2, help="lab boot-time factor")
         parser.add_argument(
-            "--no-lab", action="store_true", help="do not start the simulated fleet"
+            "--hosts",
+            type=int,
+            default=36,
+            help="number of simulated hosts (default 36); an existing lab grows but never shrinks",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=7,
+            help="seed for the fleet's distributions, drift and boot times (default 7); the lab "
+            "remembers it, so another seed needs a fresh var/lab",
+        )
+        parser.add_argument(
+            "--bind",
+            default="127.0.0.1:8000",
+            help="address:port the web server listens on (default 127.0.0.1:8000)",
+        )
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=0.2,
+            help="factor on simulated boot times: 1 is real time (8-50 s a boot); the default "
+            "0.2 makes reboots five times faster",
+        )
+        parser.add_argument(
+            "--no-lab",
+            action="store_true",
+            help="no simulated fleet, audit or prepared rollout: only the web server, worker and "
+            "beat on the existing database",
         )
 
     def handle(self, *args, **options):

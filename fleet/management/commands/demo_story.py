@@ -45,6 +45,7 @@ class Command(BaseCommand):
                     "operator, open Rollouts and click Approve."
                 )
             )
+        self.stdout.write(f"Policies: {'; '.join(demo_story.POLICIES)}.")
         for note in story.notes:
             self.stdout.write(f"Note: {note}.")
         if story.kept_livepatched:
