@@ -84,6 +84,23 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
-  document.addEventListener("htmx:afterSettle", function () { localiseTimes(document); });
+  // A success flash says what just happened; it must not linger as if still news (a "Rollout
+  // resumed." next to a rollout that has since completed). Errors and warnings stay.
+  function fadeSuccess(root) {
+    root.querySelectorAll(".flash-success:not([data-fading])").forEach(function (el) {
+      el.dataset.fading = "1";
+      setTimeout(function () { el.remove(); }, 10000);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localiseTimes(document);
+    fadeSuccess(document);
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    localiseTimes(document);
+    fadeSuccess(document);
+  });
+  // Out-of-band swaps (the flash beside a fragment) settle without afterSettle on the target.
+  document.addEventListener("htmx:oobAfterSwap", function () { fadeSuccess(document); });
 })();

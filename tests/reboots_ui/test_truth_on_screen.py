@@ -222,3 +222,13 @@ def test_it_keeps_the_flash_out_of_band_beside_the_polled_fragment(
     live, _, tail = body.partition('<div id="messages"')
     assert live.lstrip().startswith('<div id="rollout-live"') and 'hx-swap-oob="true"' in tail
     assert "hx-swap-oob" not in live
+
+
+def test_it_marks_the_fleet_card_in_use_and_links_cards_to_the_table(client, viewer, trio):
+    client.force_login(viewer)
+    page = client.get("/?state=down").content.decode()
+    card = re.search(r'<a class="stat[^"]*" id="stat-down"[^>]*>', page).group(0)
+    assert "stat-selected" in card and 'aria-current="true"' in card
+    assert 'href="/?state=down#hosts"' in card
+    other = re.search(r'<a class="stat[^"]*" href="/\?state=needs-reboot#hosts"[^>]*>', page)
+    assert other and "aria-current" not in other.group(0)
