@@ -303,7 +303,13 @@ class Session:
         self.close()
 
     def open(self) -> None:
-        """Connect (through the bastion, if any), check the host key, authenticate."""
+        """Connect (through the bastion, if any), check the host key, authenticate.
+
+        Opening an open session does nothing: `with connect(target) as s` (connect opens,
+        the `with` enters) must cost the host one connection, not two.
+        """
+        if self._transport is not None:
+            return
         try:
             sock = None
             if self.target.bastion is not None:

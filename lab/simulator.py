@@ -432,6 +432,10 @@ class Lab:
     def faults(self, name: str) -> list[str]:
         return self._call(lambda: self._faults_of(name))
 
+    def accepted_connections(self, name: str) -> int:
+        """SSH connections the host accepted since it last booted (what a client cost it)."""
+        return self._call(lambda: self._runtime(name).accepted)
+
     def reboot(self, name: str) -> None:
         """Reboot a host as if the reboot command had been sent to it."""
         self._call(lambda: self.on_reboot(self._runtime(name), "lab reboot"))

@@ -311,3 +311,13 @@ def test_it_refuses_unknown_hosts_and_ambiguous_arguments(db):
         call_command("audit", "nope", stdout=StringIO())
     with pytest.raises(CommandError, match="--all"):
         call_command("audit", stdout=StringIO())
+
+
+def test_it_costs_each_host_one_ssh_connection_per_audit(audit_lab):
+    lab = audit_lab(hosts=3, seed=5, drift={0: [], 1: [], 2: []})
+    names = sorted(lab.hosts)
+    before = {name: lab.accepted_connections(name) for name in names}
+    call_command("audit", "--all", stdout=StringIO())
+    after = {name: lab.accepted_connections(name) for name in names}
+    assert {name: after[name] - before[name] for name in names} == dict.fromkeys(names, 1)
+    assert all(h.liveness == Host.Liveness.UP for h in Host.objects.all())
