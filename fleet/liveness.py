@@ -21,6 +21,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Concat, Left
 
 from fleet.models import Host
+from reboots.events import record
 
 UP, DOWN, UNKNOWN = Host.Liveness.UP, Host.Liveness.DOWN, Host.Liveness.UNKNOWN
 REASON_MAX = 300
@@ -94,6 +95,12 @@ def observe_audit(
     answered = list(answered)
     if answered:
         same_boot = Q(liveness=DOWN) & ~Q(down_boot_id="") & Q(down_boot_id=F("boot_id"))
+        # Hosts coming back: the audit log says when and from what (one query, few rows).
+        back = list(
+            Host.objects.filter(pk__in=answered, liveness=DOWN)
+            .exclude(same_boot)
+            .only("pk", "name", "liveness_reason")
+        )
         Host.objects.filter(pk__in=answered).exclude(same_boot).update(
             liveness=UP,
             liveness_since=_since(now, UP),
@@ -107,6 +114,14 @@ def observe_audit(
                 Left("liveness_reason", REASON_MAX - len(SAME_BOOT)), Value(SAME_BOOT)
             )
         )
+        for host in back:
+            record(
+                None,
+                "host.up",
+                host,
+                f"seen up at an audit; it was down: {host.liveness_reason}"[:1000],
+                host=host,
+            )
     # A host already down keeps why it went down (e.g. "rebooted by rollout #4, not back").
     if unreachable:
         reasons = [

@@ -466,9 +466,20 @@ def start_host(
 def _wait_host(attempt: RebootAttempt, reason: str, kind: str) -> None:
     reason = reason[:1000]
     if attempt.waiting_reason != reason or attempt.waiting_kind != kind:
-        RebootAttempt.objects.filter(pk=attempt.pk, state=A.PENDING).update(
-            waiting_reason=reason, waiting_kind=kind
-        )
+        with transaction.atomic():
+            changed = RebootAttempt.objects.filter(pk=attempt.pk, state=A.PENDING).update(
+                waiting_reason=reason, waiting_kind=kind
+            )
+            # The record explains a gap: when a host starts waiting for its group, say why.
+            if changed and kind == W.STALLED and attempt.waiting_kind != W.STALLED:
+                record(
+                    None,
+                    "attempt.waiting",
+                    attempt,
+                    reason,
+                    host=attempt.host,
+                    rollout_id=attempt.rollout_id,
+                )
         attempt.waiting_reason, attempt.waiting_kind = reason, kind
 
 

@@ -226,3 +226,23 @@ def test_it_counts_down_hosts_in_one_query(web, django_assert_num_queries):
     liveness.mark_down([h.pk for h in hosts], "gone", now=timezone.now())
     with django_assert_num_queries(1):
         assert availability.unavailable_hosts().count() == 3
+
+
+def test_it_records_when_a_host_starts_waiting_for_its_group_and_when_a_down_host_is_back(
+    web, make_policy, make_rollout
+):
+    _group, (one, two, three) = web
+    rollout = make_rollout([two, three], make_policy(canary_size=1, failure_budget=1))
+    engine.tick()
+    first = rollout.attempts.get(host=two)
+    reboot(first)
+    fail(first)
+    for _ in range(3):
+        engine.tick()
+    waiting = Event.objects.filter(verb="attempt.waiting", rollout=rollout)
+    assert waiting.count() == 1  # once, not once per tick
+    assert waiting.get().host == three and "web-2: failed in rollout" in waiting.get().detail
+
+    seen_by_audit(two, "boot-2")
+    back = Event.objects.get(verb="host.up", host=two)
+    assert back.detail.startswith("seen up at an audit; it was down: failed in rollout")
