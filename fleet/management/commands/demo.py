@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 
 from fleet.demo_users import ensure_demo_users
 
@@ -77,6 +77,16 @@ class Command(BaseCommand):
         }
         self.env.setdefault("DEBUG", "true")
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        # SIGTERM (a service manager, `kill`) stops the demo like Ctrl-C: nothing is left running.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._run_demo(options, state_dir, var, users)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop_all()
+
+    def _run_demo(self, options, state_dir: Path, var: Path, users) -> None:
         manage = [sys.executable, "manage.py"]
         celery = [sys.executable, "-m", "celery", "-A", "config"]
 
@@ -91,7 +101,11 @@ class Command(BaseCommand):
             )  # fmt: skip
             self._wait_for(state_dir / "client_ed25519", lab)
             self._run([*manage, "audit", "--all"], quiet=True)
-            self._run([*manage, "demo_story"])
+            if self._run([*manage, "demo_story"]) != 0:
+                # The walkthrough's scene is missing: say so instead of serving a broken demo.
+                raise CommandError(
+                    "the demo scene could not be prepared (see the error above); stopping"
+                )
         self._start("worker", [*celery, "worker", "--pool", "threads", "--concurrency", "4"])
         self._start("beat", [*celery, "beat", "--schedule", str(var / "celerybeat-schedule")])
         self._start(
@@ -116,9 +130,9 @@ class Command(BaseCommand):
         self.processes.append((name, process))
         return process
 
-    def _run(self, argv: list[str], *, quiet: bool = False) -> None:
+    def _run(self, argv: list[str], *, quiet: bool = False) -> int:
         output = subprocess.DEVNULL if quiet else None
-        subprocess.run(argv, env=self.env, check=False, stdout=output)
+        return subprocess.run(argv, env=self.env, check=False, stdout=output).returncode
 
     def _wait_for(self, path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -130,17 +144,12 @@ class Command(BaseCommand):
         time.sleep(1.0)
 
     def _supervise(self) -> None:
-        try:
-            while True:
-                for name, process in self.processes:
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited ({process.returncode}); stopping.")
-                        raise KeyboardInterrupt
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self._stop_all()
+        while True:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited ({process.returncode}); stopping.")
+                    return
+            time.sleep(1)
 
     def _stop_all(self) -> None:
         for _, process in self.processes:
@@ -151,6 +160,10 @@ class Command(BaseCommand):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             # Whatever is left of the group (a gunicorn worker, say) is killed outright.
             _signal_group(process, signal.SIGKILL)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
