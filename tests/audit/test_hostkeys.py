@@ -236,3 +236,20 @@ def test_it_imports_known_hosts_from_the_command_line(tmp_path, keys, hosts):
     call_command("import_known_hosts", str(known), stdout=out)
     assert "pinned: web1" in out.getvalue()
     assert "1 pinned, 0 already pinned, 0 conflicts, 1 lines skipped." in out.getvalue()
+
+
+@pytest.mark.parametrize("count", [20, 400])
+def test_it_imports_known_hosts_in_queries_that_do_not_grow_with_the_fleet(
+    keys, db, count, django_assert_max_num_queries
+):
+    Host.objects.bulk_create(
+        Host(name=f"n{i:04d}.example.net", address=f"10.9.{i // 256}.{i % 256}", port=2200)
+        for i in range(count)
+    )
+    text = "".join(_line(f"[10.9.{i // 256}.{i % 256}]:2200", keys["web1"]) for i in range(count))
+    # Reading the hosts, two bulk writes per 1,000 hosts, one insert of events per 500.
+    with django_assert_max_num_queries(12):
+        report = hostkeys.import_known_hosts(text)
+    assert len(report.pinned) == count
+    assert Host.objects.filter(host_key_state=Host.KeyState.PINNED).count() == count
+    assert Event.objects.filter(verb="host-key.pinned").count() == count
