@@ -2,7 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from api import views
@@ -52,7 +52,11 @@ exports = [
 v1 = [*exports, path("debt/", DebtView.as_view(), name="debt"), *router.urls]
 
 schema_view = SpectacularAPIView.as_view(permission_classes=[CanReadFleet])
-docs_view = SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[CanReadFleet])
+# The split view serves Swagger UI's start-up script as a file (?script): no inline <script>,
+# which the Content-Security-Policy would refuse (config/csp.py).
+docs_view = SpectacularSwaggerSplitView.as_view(
+    url_name="api:schema", permission_classes=[CanReadFleet]
+)
 
 urlpatterns = [
     path("v1/", include(v1)),

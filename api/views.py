@@ -267,9 +267,8 @@ class AttemptViewSet(ReportingViewSet):
     export_name = "attempts"
 
     def get_queryset(self) -> QuerySet:
-        attempts = RebootAttempt.objects.annotate(
-            host_name=F("host__name"), wave_number=F("wave__index") + 1
-        )
+        # host_name is a column: the host's name, kept when the host is removed later.
+        attempts = RebootAttempt.objects.annotate(wave_number=F("wave__index") + 1)
         if self.action != "retrieve":
             attempts = attempts.defer("services_before", "services_after", "log", "held_findings")
         return attempts

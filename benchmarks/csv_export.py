@@ -59,8 +59,8 @@ def drop(name: str) -> None:
 def populate(rows: int, hosts: int = 1000) -> str:
     """`rows` open findings over `hosts` hosts, and a viewer's API token."""
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
 
+    from api.models import ApiToken
     from fleet.models import Finding, Host
 
     viewer = User.objects.create_user("bench-viewer")
@@ -84,7 +84,7 @@ def populate(rows: int, hosts: int = 1000) -> str:
             Finding.objects.bulk_create(batch)
             batch = []
     Finding.objects.bulk_create(batch)
-    return Token.objects.create(user=viewer).key
+    return ApiToken.issue(viewer)[1]
 
 
 def stream(client, url: str, traced: bool) -> dict:

@@ -11,13 +11,15 @@ are kept: inhibition only means a related alert is firing too.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cadence import outbound
 from cadence.matchers import Matcher
+from core import outbound
 
+log = logging.getLogger(__name__)
 CREATED_BY = "rebootable"
 
 
@@ -49,10 +51,11 @@ def _iso(at: datetime) -> str:
 class Alertmanager:
     def __init__(self, base_url: str, *, timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
+        self.shown = outbound.redact(self.base_url)  # no credentials nor query in messages
         self.timeout = timeout
 
     def __repr__(self) -> str:
-        return f"Alertmanager({self.base_url!r})"
+        return f"Alertmanager({self.shown!r})"
 
     def _call(self, method: str, path: str, *, payload=None, query: str = "") -> outbound.Answer:
         url = f"{self.base_url}{path}"
@@ -61,13 +64,14 @@ class Alertmanager:
                 method, url, timeout=self.timeout, payload=payload, query=query
             )
         except outbound.OutboundError as exc:
-            raise AlertmanagerError(f"Alertmanager at {self.base_url}: {exc}") from exc
+            raise AlertmanagerError(f"Alertmanager at {self.shown}: {exc}") from exc
         return answer
 
     def _refused(self, what: str, answer: outbound.Answer) -> AlertmanagerError:
+        # The message reaches viewers (gate reasons, silence errors); the body only the log.
+        log.info("%s refused %s: HTTP %s: %r", self.shown, what, answer.status, answer.text(300))
         return AlertmanagerError(
-            f"Alertmanager at {self.base_url} refused {what}: HTTP {answer.status} "
-            f"{answer.text() or '(no body)'}"
+            f"Alertmanager at {self.shown} refused {what}: HTTP {answer.status}"
         )
 
     def firing(self, matchers: list[Matcher]) -> list[Alert]:
@@ -81,9 +85,9 @@ class Alertmanager:
         try:
             rows = answer.json()
         except outbound.OutboundError as exc:
-            raise AlertmanagerError(f"Alertmanager at {self.base_url}: {exc}") from exc
+            raise AlertmanagerError(f"Alertmanager at {self.shown}: {exc}") from exc
         if not isinstance(rows, list):
-            raise AlertmanagerError(f"Alertmanager at {self.base_url} did not list alerts")
+            raise AlertmanagerError(f"Alertmanager at {self.shown} did not list alerts")
         alerts = []
         for row in rows:
             if not isinstance(row, dict):
@@ -119,9 +123,9 @@ class Alertmanager:
         try:
             silence_id = (answer.json() or {}).get("silenceID")
         except (outbound.OutboundError, AttributeError) as exc:
-            raise AlertmanagerError(f"Alertmanager at {self.base_url}: {exc}") from exc
+            raise AlertmanagerError(f"Alertmanager at {self.shown}: {exc}") from exc
         if not silence_id:
-            raise AlertmanagerError(f"Alertmanager at {self.base_url} returned no silence id")
+            raise AlertmanagerError(f"Alertmanager at {self.shown} returned no silence id")
         return str(silence_id)
 
     def expire_silence(self, silence_id: str) -> bool:
@@ -144,4 +148,4 @@ class Alertmanager:
         try:
             return answer.json()
         except outbound.OutboundError as exc:
-            raise AlertmanagerError(f"Alertmanager at {self.base_url}: {exc}") from exc
+            raise AlertmanagerError(f"Alertmanager at {self.shown}: {exc}") from exc

@@ -7,10 +7,10 @@ from datetime import datetime, time, timedelta
 from django import forms
 
 from cadence import freeze
-from cadence.models import FreezePeriod, Gate, RebootSchedule
+from cadence.models import GATE_TIMEOUT, FreezePeriod, Gate, RebootSchedule
 from fleet.models import RedundancyGroup
 from reboots import selection, windows
-from reboots.forms import SELECTION_CHOICES, SELECTION_FIELDS, time_zone_choices
+from reboots.forms import SELECTION_CHOICES, SELECTION_FIELDS, bound_field, time_zone_choices
 
 
 class ScheduleForm(forms.ModelForm):
@@ -155,11 +155,18 @@ class GateForm(forms.ModelForm):
             "schedule",
         ]
         formfield_callback = _gate_formfield
-        labels = {"url": "URL"}
+        labels = {"url": "URL", "timeout_seconds": "Timeout (seconds)"}
         widgets = {
             "matchers": forms.Textarea(attrs={"rows": 2}),
             "silence_matchers": forms.Textarea(attrs={"rows": 2}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["timeout_seconds"]
+        field.help_text = "How long one question to the gate may take"
+        bound_field(field, GATE_TIMEOUT)
+        field.widget.attrs["step"] = "any"
 
 
 class FreezeOverrideForm(forms.Form):

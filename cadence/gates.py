@@ -25,9 +25,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 
-from cadence import matchers, outbound
+from cadence import matchers
 from cadence.alertmanager import Alertmanager, AlertmanagerError
 from cadence.models import AlertSilence, Gate, GateState
+from core import outbound
 from fleet.models import Host
 from reboots import clock
 from reboots.events import record
@@ -82,17 +83,19 @@ def _ask_http(gate: Gate, host: str | None) -> tuple[bool, str, dict]:
     url = gate.url
     if host is not None:
         url = url.replace(matchers.HOST_PLACEHOLDER, urllib.parse.quote(host, safe=""))
+    shown = outbound.redact(url)
     try:
         answer = outbound.request("GET", url, timeout=gate.timeout_seconds)
     except outbound.OutboundError as exc:
-        return False, f"gate {gate.name}: {exc}", {"url": url}
+        return False, f"gate {gate.name}: {exc}", {"url": shown}
     if answer.ok:
-        return True, "", {"url": url, "status": answer.status}
-    body = answer.text(160)
+        return True, "", {"url": shown, "status": answer.status}
+    # The body is the endpoint's to write, anything at all: it goes to the log, not to viewers.
+    log.info("gate %s: %s answered HTTP %s: %r", gate.name, shown, answer.status, answer.text(300))
     return (
         False,
-        f"gate {gate.name}: {url} answered HTTP {answer.status}" + (f": {body}" if body else ""),
-        {"url": url, "status": answer.status},
+        f"gate {gate.name}: {shown} answered HTTP {answer.status}",
+        {"url": shown, "status": answer.status},
     )
 
 

@@ -18,7 +18,16 @@ from cadence import matchers
 from fleet.fields import HttpsURLField
 from reboots import selection
 from reboots.models import RebootAttempt, RebootPolicy, Rollout
-from reboots.policy_fields import validate_batch_size, validate_time_zone
+from reboots.policy_fields import Bounds, validate_batch_size, validate_time_zone
+
+# "Check now" asks a gate inside a web request, which gunicorn ends after 30 s; a socket
+# timeout of 1e10 s and more does not even fit the platform's time_t (OverflowError → 500).
+GATE_TIMEOUT = Bounds(
+    0.1,
+    20,
+    "a gate needs time to answer",
+    "a slower gate holds every wave and the web request that asks it",
+)
 
 
 def validate_selection(value: object) -> None:
@@ -231,6 +240,11 @@ class Gate(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.timeout_seconds is not None:
+            try:
+                GATE_TIMEOUT.check(self.timeout_seconds)
+            except ValidationError as exc:
+                raise ValidationError({"timeout_seconds": exc.messages}) from exc
         if self.policy_id and self.schedule_id:
             raise ValidationError("scope a gate to a policy or to a schedule, not both")
         if self.kind == self.Kind.HTTP and (self.matchers.strip() or self.silence_matchers.strip()):

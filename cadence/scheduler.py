@@ -14,6 +14,10 @@ Rules, per schedule, every time beat runs it:
   limits, so a rollout that spills into the next window still keeps that window within pace;
 - the policy's approval mode, canary, batches, soak and failure budget apply as for any rollout.
 Each schedule is handled under a row lock, so two beats never create two rollouts.
+
+Who made a rollout is recorded: beat's rollouts have no creator (the schedule, through its link,
+is their origin); a rollout made by an operator's "Run now" has that operator as its creator,
+so the policy's `creator_cannot_approve` keeps them from approving its waves alone.
 """
 
 from __future__ import annotations
@@ -94,14 +98,15 @@ def run_schedules(now: datetime | None = None) -> list[Outcome]:
     return outcomes
 
 
-def run_schedule(schedule_id: int, now: datetime) -> Outcome | None:
+def run_schedule(schedule_id: int, now: datetime, user=None) -> Outcome | None:
+    """Run one schedule; `user` is the operator who pressed "Run now" (None: beat)."""
     with transaction.atomic():
         schedule = (
             RebootSchedule.objects.select_for_update().filter(pk=schedule_id, enabled=True).first()
         )
         if schedule is None:
             return None
-        outcome = _decide(schedule, now)
+        outcome = _decide(schedule, now, user)
         fields = {"status": outcome.detail[:300], "last_run_at": now}
         if outcome.rollout_id is not None:
             fields["current_rollout_id"] = outcome.rollout_id
@@ -109,7 +114,7 @@ def run_schedule(schedule_id: int, now: datetime) -> Outcome | None:
     return outcome
 
 
-def _decide(schedule: RebootSchedule, now: datetime) -> Outcome:
+def _decide(schedule: RebootSchedule, now: datetime, user=None) -> Outcome:
     def outcome(action: str, detail: str, rollout_id: int | None = None) -> Outcome:
         return Outcome(schedule.name, action, detail, rollout_id)
 
@@ -177,13 +182,14 @@ def _decide(schedule: RebootSchedule, now: datetime) -> Outcome:
         label = due.URGENCY_LABELS[rank]
         reasons[label] = reasons.get(label, 0) + 1
     why = ", ".join(f"{n} {label}" for label, n in reasons.items())
+    by = f" (Run now by {user.get_username()})" if user is not None else ""
     try:
         rollout, plan = actions.create_rollout(
             name=f"{schedule.name} · {window.start:%Y-%m-%d %H:%M} UTC",
             policy=policy,
             selection_spec={"kind": "hosts", "value": [name for name, _ in picked]},
-            user=None,
-            reason=f"Scheduled by {schedule.name}: {len(picked)} of {due_count} due ({why}).",
+            user=user,
+            reason=f"Scheduled by {schedule.name}{by}: {len(picked)} of {due_count} due ({why}).",
             start=True,
         )
     except actions.ActionError as exc:
@@ -196,5 +202,5 @@ def _decide(schedule: RebootSchedule, now: datetime) -> Outcome:
         created_at=now,
     )
     detail = f"started rollout #{rollout.pk}: {plan.host_count} host(s) ({why}); {limit_note}"
-    record(None, "schedule.rollout-created", rollout, detail, rollout=rollout)
+    record(user, "schedule.rollout-created", rollout, detail + by, rollout=rollout)
     return outcome("created", detail, rollout.pk)

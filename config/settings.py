@@ -6,6 +6,7 @@ generated on first run. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and 
 
 import ipaddress
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,7 +46,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "fleet",
@@ -56,15 +56,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.RejectNulPathMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,6 +122,28 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "fleet:index"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes, config/throttle.py): a username is locked out from one address
+# after LOGIN_FAILURE_LIMIT wrong passwords, for LOGIN_LOCKOUT_MINUTES, on /login/ and
+# /admin/login/ alike; while locked out the right password is refused too. Per user *and*
+# address, so a stranger guessing cannot lock a colleague out from their own desk.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The lockout ends a fixed time after it began: retrying while locked does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "config.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "config.throttle.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; successful logins are not logged
+AXES_VERBOSE = False  # no start-up banner in every manage.py command; lockouts still warn
+# Behind one reverse proxy that appends the peer to X-Forwarded-For, count the address it saw.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
 # --- I18N / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -156,6 +182,22 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "config.error_views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy on every response (config/csp.py). Scripts only from this site, so
+# no inline handlers (static/js/app.js binds them). Inline styles stay allowed: progress bars and
+# chart swatches set widths and colours in style="", the self-contained 500 page and the reports'
+# print styles are <style> blocks; styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 # HSTS preload is a commitment to the browsers' list that only the site's owner can make
 # (SECURE_HSTS_PRELOAD=true); its reminder is silenced by default.
 SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", ["security.W021"])
@@ -177,14 +219,53 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Host operations are acknowledged after they ran, and put back in the queue when the process
+# running them dies (a SIGKILLed prefork child): another child takes them at once. A duplicate
+# is harmless, every step checks the attempt's lease token (reboots/hostops.py).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker restart must never stop a worker: reconnect at start-up and after a loss, forever.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4.0
+CELERY_BROKER_POOL_LIMIT = 10
+# Work running when the broker goes away goes on (its lease is in the database); it is not
+# cancelled for a message that could not be acknowledged anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Publishing (the engine's dispatch) retries briefly; what still fails is re-dispatched by the
+# tick when its lease runs out.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
+if REDIS_URL:
+    # Redis hands an unacknowledged message to another worker after the visibility timeout.
+    # It must outlast the longest task and countdown (webhook retries wait up to 18 min), or a
+    # live worker's message runs twice. A whole worker lost is covered sooner by leases: the
+    # engine re-dispatches work whose heartbeat stopped (ENGINE_LEASE_SECONDS).
+    # kombu's Redis transport, with the one failure that made a broker restart stop workers
+    # turned into the connection error Celery recovers from (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+        "socket_keepalive": True,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "retry_on_timeout": True,
+        "health_check_interval": 10,
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 
 ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 5.0, minimum=0.5)
+# Host work renews its lease every third of this while it runs (a heartbeat); work whose worker
+# died is taken over by the tick once the lease runs out (reboots/engine.py).
+ENGINE_LEASE_SECONDS = env_float("ENGINE_LEASE_SECONDS", 30.0, minimum=3.0)
 ENGINE_STALE_SECONDS = env_float(
     "ENGINE_STALE_SECONDS", max(60.0, 6 * ENGINE_TICK_SECONDS), minimum=1.0
 )
@@ -223,7 +304,35 @@ SSH_COMMAND_TIMEOUT = env_float("SSH_COMMAND_TIMEOUT", 60.0, minimum=0.1)
 SSH_CONCURRENCY = env_int("SSH_CONCURRENCY", 16, minimum=1)
 AUDIT_CHUNK_SIZE = env_int("AUDIT_CHUNK_SIZE", 100, minimum=1)
 PROBE_OUTPUT_MAX_BYTES = env_int("PROBE_OUTPUT_MAX_BYTES", 4 * 1024 * 1024, minimum=4096)
+# Findings listed per host and kind; past it one "… and N more" finding stands for the rest.
+FINDINGS_PER_KIND_MAX = env_int("FINDINGS_PER_KIND_MAX", 50, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+# Controller commands (where=controller) see only PATH, REBOOTABLE_* and the variables named
+# here (reboots/commands.py): "KUBECONFIG,VAULT_ADDR,HOME". The product's own secrets cannot be
+# named: a drain script has no business with the database or the session key.
+CONTROLLER_COMMAND_ENV = env_list("CONTROLLER_COMMAND_ENV", [])
+_NEVER_PASSED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SSH_KEY_FILE", "METRICS_TOKEN"}
+for _name in CONTROLLER_COMMAND_ENV:
+    if not _name.isidentifier() or not _name.isascii():
+        raise ImproperlyConfigured(f"CONTROLLER_COMMAND_ENV: {_name!r} is not a variable name")
+    if _name in _NEVER_PASSED or _name.removesuffix("_FILE") in _NEVER_PASSED:
+        raise ImproperlyConfigured(
+            f"CONTROLLER_COMMAND_ENV: {_name} is one of Rebootable's own secrets; "
+            "controller commands never see it"
+        )
+# Outbound HTTP (webhooks, HTTP gates, Alertmanager; core/outbound.py): loopback, private and
+# link-local addresses are refused unless allowed here. OUTBOUND_ALLOW_PRIVATE=true allows
+# loopback and private ranges (a lab, a laptop; link-local stays refused);
+# OUTBOUND_ALLOWED_NETWORKS=10.20.0.0/16,fd00:1::/64 allows exactly these ranges.
+OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", False)
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+for _network in OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not an IP address or network"
+        ) from exc
 
 LOGGING = {
     "version": 1,
@@ -232,12 +341,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # A reboot resets the SSH connection by design; paramiko would log that as an error.
-    "loggers": {"paramiko": {"level": "WARNING"}, "paramiko.transport": {"level": "CRITICAL"}},
+    # django-axes logs every login at INFO; its lockouts are warnings.
+    "loggers": {
+        "paramiko": {"level": "WARNING"},
+        "paramiko.transport": {"level": "CRITICAL"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

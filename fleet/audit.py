@@ -510,52 +510,34 @@ def _upsert_findings(
     clean: dict[int, set[str]],
     now: datetime,
 ) -> tuple[Counter, Counter]:
-    """Open new findings, refresh the ones seen again, resolve the ones gone (if provably)."""
+    """Open new findings, refresh the ones seen again, resolve the ones gone (if provably).
+
+    At most FINDINGS_PER_KIND_MAX findings of a kind are open per host, plus one summary
+    ("… and N more", subject `drift.SUMMARY_SUBJECT`). While a kind has a summary, its open
+    findings not listed this time are not resolved: they may be among the ones not listed.
+    """
     from fleet import drift
 
     depends: dict[str, Iterable[str]] = getattr(drift, "FINDING_SECTIONS", {})
     created, resolved = Counter(), Counter()
     if not seen:
         return created, resolved
+    cap = settings.FINDINGS_PER_KIND_MAX
     current: dict[tuple[int, str, str], Finding] = {
         (f.host_id, f.kind, f.subject): f
         for f in Finding.objects.filter(host_id__in=list(seen), resolved_at__isnull=True).exclude(
             kind__in=[HOST_UNREACHABLE, HOST_KEY_CHANGED]
         )
     }
-    to_create, to_refresh, to_resolve = [], [], []
-    observed = set()
+    observed: dict[tuple[int, str, str], dict] = {}
     for host_id, items in seen.items():
-        for item in items:
-            kind = str(item.get("kind", ""))[:40]
-            subject = str(item.get("subject") or "")[:300]
-            if not kind or kind in (HOST_UNREACHABLE, HOST_KEY_CHANGED):
-                continue
-            key = (host_id, kind, subject)
-            if key in observed:
-                continue
-            observed.add(key)
-            severity = item.get("severity") or Finding.Severity.MEDIUM
-            detail = str(item.get("detail") or "")
-            existing = current.get(key)
-            if existing is None:
-                to_create.append(
-                    Finding(
-                        host=hosts[host_id],
-                        kind=kind,
-                        subject=subject,
-                        severity=severity,
-                        detail=detail,
-                        first_seen=now,
-                        last_seen=now,
-                    )
-                )
-                created[host_id] += 1
-            else:
-                existing.last_seen, existing.severity, existing.detail = now, severity, detail
-                to_refresh.append(existing)
+        for key, item in _observed_items(host_id, items, cap).items():
+            observed[key] = item
+    summarised = {(h, k) for h, k, s in observed if s == drift.SUMMARY_SUBJECT}
+
+    to_create, to_refresh, to_resolve = [], [], []
     for key, finding in current.items():
-        if key in observed:
+        if key in observed or key[:2] in summarised:
             continue
         host_clean = clean.get(key[0]) or set()
         needed = set(depends.get(finding.kind, ())) or None
@@ -567,6 +549,64 @@ def _upsert_findings(
         elif needed <= host_clean:
             to_resolve.append(finding.pk)
             resolved[key[0]] += 1
+    gone = set(to_resolve)
+    # Room left per (host, kind): findings that stay open count against the cap.
+    still_open = Counter(
+        key[:2]
+        for key, f in current.items()
+        if f.pk not in gone and key[2] != drift.SUMMARY_SUBJECT
+    )
+    no_room: Counter = Counter()
+    for key, item in observed.items():
+        host_id, kind, subject = key
+        severity = item.get("severity") or Finding.Severity.MEDIUM
+        detail = str(item.get("detail") or "")
+        existing = current.get(key)
+        if existing is not None:
+            existing.last_seen, existing.severity, existing.detail = now, severity, detail
+            to_refresh.append(existing)
+            continue
+        if subject != drift.SUMMARY_SUBJECT:
+            if still_open[key[:2]] >= cap:
+                no_room[key[:2]] += 1
+                continue
+            still_open[key[:2]] += 1
+        to_create.append(
+            Finding(
+                host=hosts[host_id],
+                kind=kind,
+                subject=subject,
+                severity=severity,
+                detail=detail,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        created[host_id] += 1
+    for (host_id, kind), hidden in no_room.items():
+        if (host_id, kind) in summarised:
+            continue  # the summary seen this audit already stands for them
+        summary = drift.summary_finding(kind, hidden, cap)
+        existing = current.get((host_id, kind, drift.SUMMARY_SUBJECT))
+        if existing is not None:
+            existing.last_seen, existing.detail = now, summary["detail"]
+            to_refresh.append(existing)
+            if existing.pk in gone:
+                to_resolve.remove(existing.pk)
+                resolved[host_id] -= 1
+            continue
+        to_create.append(
+            Finding(
+                host=hosts[host_id],
+                kind=kind,
+                subject=drift.SUMMARY_SUBJECT,
+                severity=summary["severity"],
+                detail=summary["detail"],
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        created[host_id] += 1
     if to_create:
         Finding.objects.bulk_create(to_create, ignore_conflicts=True)
     if to_refresh:
@@ -574,6 +614,41 @@ def _upsert_findings(
     if to_resolve:
         Finding.objects.filter(pk__in=to_resolve).update(resolved_at=now)
     return created, resolved
+
+
+def _observed_items(host_id: int, items: list[dict], cap: int) -> dict[tuple, dict]:
+    """This audit's findings of one host by (host, kind, subject), at most `cap` of a kind.
+
+    The facts' findings are capped already (fleet/drift.py); this holds for any input, so
+    one host can never open more than kinds × (cap + 1) findings in one audit.
+    """
+    from fleet import drift
+
+    found: dict[tuple, dict] = {}
+    listed: Counter = Counter()
+    hidden: Counter = Counter()
+    severity: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        kind = str(item.get("kind", ""))[:40]
+        subject = str(item.get("subject") or "")[:300]
+        if not kind or kind in (HOST_UNREACHABLE, HOST_KEY_CHANGED):
+            continue
+        key = (host_id, kind, subject)
+        if key in found:
+            continue
+        if subject != drift.SUMMARY_SUBJECT:
+            if listed[kind] >= cap:
+                hidden[kind] += 1
+                severity.setdefault(kind, str(item.get("severity") or ""))
+                continue
+            listed[kind] += 1
+        found[key] = item
+    for kind, count in hidden.items():
+        summary = drift.summary_finding(kind, count, cap, severity[kind])
+        found.setdefault((host_id, kind, drift.SUMMARY_SUBJECT), summary)
+    return found
 
 
 def _fully_clean(clean: set[str]) -> bool:

@@ -74,6 +74,7 @@ def parse(raw: str, max_uptime_days: int, now: datetime | None = None) -> tuple[
             max_uptime_days=max_uptime_days,
             boot_space_min_mb=settings.BOOT_SPACE_MIN_MB,
             now=now,
+            findings_per_kind=settings.FINDINGS_PER_KIND_MAX,
         )
     except Exception as exc:  # a parser bug must not lose the host's previous facts
         log.exception("parse_probe failed")

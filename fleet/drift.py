@@ -4,6 +4,11 @@
 `host-unreachable`, which the collector raises. `FINDING_KINDS` gives each kind its severity and
 whether it holds a reboot until acknowledged; `FINDING_SECTIONS` names the probe sections a kind
 depends on, so an audit closes an open finding only when those sections parsed cleanly.
+
+A host reports at most `per_kind` findings of one kind (FINDINGS_PER_KIND_MAX): the first ones
+by subject, then one summary finding of the same kind and severity whose subject is
+`SUMMARY_SUBJECT` and whose detail says "… and N more". One push listing 50,000 services makes
+a few hundred findings at most, never 50,000.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ Facts = dict[str, Any]
 Finding = dict[str, str]
 
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
+FINDINGS_PER_KIND = 50
+SUMMARY_SUBJECT = "…"  # the subject of a kind's "… and N more" finding
 
 FINDING_KINDS: dict[str, tuple[str, bool]] = {
     "service-not-enabled": (HIGH, True),
@@ -300,9 +307,18 @@ def _failed_unit_findings(facts: Facts) -> list[Finding]:
 
 
 def findings_from_facts(
-    facts: Facts, *, max_uptime_days: int, boot_space_min_mb: int
+    facts: Facts,
+    *,
+    max_uptime_days: int,
+    boot_space_min_mb: int,
+    per_kind: int = FINDINGS_PER_KIND,
 ) -> list[Finding]:
-    """Every drift finding the facts imply, sorted by severity, kind and subject."""
+    """The drift findings the facts imply, sorted by severity, kind and subject, at most
+    `per_kind` of a kind plus its summary.
+
+    Kinds that depend on a section cut at its size cap are left out: a cut list of unit
+    files or mounts would report as missing whatever fell past the cut.
+    """
     findings = (
         _service_findings(facts)
         + _failed_unit_findings(facts)
@@ -311,8 +327,48 @@ def findings_from_facts(
         + _mount_findings(facts)
         + _sysctl_findings(facts)
     )
+    cut = set(facts.get("sections_cut") or ())
+    if cut:
+        findings = [f for f in findings if not cut & set(FINDING_SECTIONS.get(f["kind"], ()))]
     order = {HIGH: 0, MEDIUM: 1, LOW: 2, INFO: 3}
-    return sorted(findings, key=lambda f: (order[f["severity"]], f["kind"], f["subject"]))
+    ordered = sorted(findings, key=lambda f: (order[f["severity"]], f["kind"], f["subject"]))
+    return cap_findings(ordered, per_kind)
+
+
+def summary_finding(kind: str, hidden: int, per_kind: int, severity: str = "") -> Finding:
+    """The one finding that stands for the `hidden` findings of a kind past the cap (with
+    their severity, which for a known kind is the kind's)."""
+    return {
+        "kind": kind,
+        "subject": SUMMARY_SUBJECT,
+        "severity": FINDING_KINDS[kind][0] if kind in FINDING_KINDS else severity or MEDIUM,
+        "detail": (
+            f"… and {hidden:,} more {kind} finding(s) on this host, not listed one by one: "
+            f"only the first {per_kind} are (FINDINGS_PER_KIND_MAX). Fix the host or its probe "
+            "output; this finding resolves when the count is back under the cap."
+        ),
+    }
+
+
+def cap_findings(findings: list[Finding], per_kind: int) -> list[Finding]:
+    """Keep the first `per_kind` findings of each kind (in the given order) and replace the
+    rest of that kind by one summary finding, placed after the kept ones."""
+    per_kind = max(per_kind, 1)
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
+    if all(n <= per_kind for n in counts.values()):
+        return findings
+    kept: list[Finding] = []
+    seen: dict[str, int] = {}
+    for finding in findings:
+        kind = finding["kind"]
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= per_kind:
+            kept.append(finding)
+        if seen[kind] == counts[kind] and counts[kind] > per_kind:
+            kept.append(summary_finding(kind, counts[kind] - per_kind, per_kind))
+    return kept
 
 
 def needs_reboot(facts: Facts, max_uptime_days: int) -> bool:

@@ -15,17 +15,25 @@
 - `needrestart`: `{kcur, kexp, ksta, services}` or null.
 - `unit_file_states`: every service unit file and its state (templates included).
 - `socket_activated`, `timer_activated`: services started by sockets and timers.
+- `sections_cut`: sections longer than their cap in `SECTION_CAPS`, parsed only up to it. Each
+  is also an entry in `errors`; finding kinds that depend on a cut section are not raised from
+  it (a cut list would make "X is missing" findings up), nor resolved.
+
+Every parser is linear in its input and every section has a size cap, so a hostile host costs
+the web worker that parses its push a bounded amount of CPU (`benchmarks/parse_hostile.py`).
 """
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import posixpath
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from . import parsers
-from .drift import findings_from_facts
+from .drift import FINDINGS_PER_KIND, findings_from_facts
 from .parsers import ParseError
 from .probe_script import ROOT_SECTIONS
 from .versions import Family, compare_kernels, sort_kernels
@@ -91,6 +99,80 @@ IGNORED_MOUNT_PREFIXES = (
 CONTAINER_FILE_MOUNTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
 NOT_WAITED_FOR = ("noauto", "nofail", "x-systemd.automount", "comment=systemd.automount")
 
+KIB = 1024
+# Characters of one section's text that are parsed; the rest is cut off and reported. Sized at
+# many times what the largest real hosts print (1,500 units, 5,000 mounts, sysctl -a with
+# hundreds of interfaces fit well inside), so only a broken or hostile host meets a cap.
+SECTION_CAPS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "now",
+            "uname-r",
+            "boot-id",
+            "uptime",
+            "boot-df",
+            "default-kernel",
+            "reboot-required",
+            "systemd-state",
+            "probe-version",
+            "vmlinuz-link",
+            "exit-codes",
+        ),
+        4 * KIB,
+    ),
+    **dict.fromkeys(("os-release", "proc-cmdline", "grub-default"), 16 * KIB),
+    **dict.fromkeys(
+        (
+            "boot-files",
+            "modules-dirs",
+            "kernels-dpkg",
+            "kernels-rpm",
+            "reboot-required-pkgs",
+            "needs-restarting",
+            "livepatch-canonical",
+            "kpatch",
+            "sys-livepatch",
+        ),
+        64 * KIB,
+    ),
+    **dict.fromkeys(
+        (
+            "needrestart",
+            "ksplice",
+            "failed-units",
+            "socket-units",
+            "timer-units",
+            "fstab",
+            "sysctl-persisted",
+        ),
+        256 * KIB,
+    ),
+    **dict.fromkeys(("unit-files", "units", "mounts", "sysctl-runtime"), 1024 * KIB),
+}
+DEFAULT_SECTION_CAP = 64 * KIB  # a section a newer probe added
+# sysctl globs (`net.ipv4.conf.*.rp_filter`) are matched against the runtime keys that share
+# their literal prefix; past this many globs or (glob, key) pairs the drift is not computed.
+MAX_GLOBS = 200
+MAX_GLOB_MATCHES = 200_000
+MAX_GLOB_LENGTH = 256
+
+
+def cap_section(name: str, text: str) -> tuple[str, str]:
+    """The part of a section that is parsed, and "" or why it was cut.
+
+    The cut falls at the last line break before the cap, so no half line is parsed.
+    """
+    cap = SECTION_CAPS.get(name, DEFAULT_SECTION_CAP)
+    if len(text) <= cap:
+        return text, ""
+    end = text.rfind("\n", 0, cap)
+    kept = text[: end + 1] if end > 0 else text[:cap]
+    why = (
+        f"{len(text):,} characters, over this section's cap of {cap:,}: only the first "
+        f"{len(kept):,} were read"
+    )
+    return kept, why
+
 
 def _empty_facts() -> dict[str, Any]:
     return {
@@ -121,6 +203,7 @@ def _empty_facts() -> dict[str, Any]:
         "unit_file_states": {},
         "socket_activated": [],
         "timer_activated": [],
+        "sections_cut": [],
     }
 
 
@@ -133,6 +216,13 @@ class _Probe:
         self.values: dict[str, Any] = {}
         self.ok: list[str] = []
         self.codes: dict[str, int] = {}
+        self.cut: list[str] = []
+        for name, text in self.sections.items():
+            kept, why = cap_section(name, text)
+            if why:
+                self.sections[name] = kept
+                self.cut.append(name)
+                self.errors.append({"section": name, "message": why})
         if "exit-codes" in self.sections:
             try:
                 self.codes = parsers.parse_exit_codes(self.sections["exit-codes"])
@@ -140,6 +230,9 @@ class _Probe:
                 self.errors.append({"section": "exit-codes", "message": str(exc)})
         for name, text in self.sections.items():
             self._parse(name, text)
+        for name in self.cut:
+            if name in self.ok:
+                self.ok.remove(name)
         if self.sections and "exit-codes" not in self.sections:
             # The output was cut (size cap, dropped connection): the last section is suspect.
             last = list(self.sections)[-1]
@@ -193,10 +286,14 @@ def parse_probe(
     max_uptime_days: int = 30,
     boot_space_min_mb: int = 100,
     now: datetime | None = None,
+    findings_per_kind: int = FINDINGS_PER_KIND,
 ) -> dict[str, Any]:
-    """The facts JSON of one probe output; never raises."""
+    """The facts JSON of one probe output; never raises.
+
+    At most `findings_per_kind` findings of each kind are listed, then one "… and N more".
+    """
     try:
-        return _parse_probe(raw, max_uptime_days, boot_space_min_mb, now)
+        return _parse_probe(raw, max_uptime_days, boot_space_min_mb, now, findings_per_kind)
     except Exception as exc:  # last line of defence: report, never fail the host
         facts = _empty_facts()
         facts["errors"] = [{"section": "probe", "message": f"internal error: {exc!r}"}]
@@ -204,7 +301,11 @@ def parse_probe(
 
 
 def _parse_probe(
-    raw: str, max_uptime_days: int, boot_space_min_mb: int, now: datetime | None
+    raw: str,
+    max_uptime_days: int,
+    boot_space_min_mb: int,
+    now: datetime | None,
+    findings_per_kind: int,
 ) -> dict[str, Any]:
     facts = _empty_facts()
     if not isinstance(raw, str):
@@ -225,8 +326,12 @@ def _parse_probe(
 
     facts["errors"] = probe.errors
     facts["sections_ok"] = sorted(probe.ok)
+    facts["sections_cut"] = sorted(probe.cut)
     facts["findings"] = findings_from_facts(
-        facts, max_uptime_days=max_uptime_days, boot_space_min_mb=boot_space_min_mb
+        facts,
+        max_uptime_days=max_uptime_days,
+        boot_space_min_mb=boot_space_min_mb,
+        per_kind=findings_per_kind,
     )
     return facts
 
@@ -247,8 +352,12 @@ def _identity(facts: dict[str, Any], probe: _Probe, now: datetime | None) -> Non
     if clock is None and now is not None:
         clock = now.timestamp()
     if uptime is not None and clock is not None:
-        booted = datetime.fromtimestamp(clock - uptime, tz=UTC).replace(microsecond=0)
-        facts["booted_at"] = booted.isoformat().replace("+00:00", "Z")
+        try:
+            booted = datetime.fromtimestamp(clock - uptime, tz=UTC).replace(microsecond=0)
+        except (OverflowError, OSError, ValueError):
+            probe.errors.append({"section": "uptime", "message": "boot time out of range"})
+        else:
+            facts["booted_at"] = booted.isoformat().replace("+00:00", "Z")
     df = probe.get("boot-df")
     if df:
         facts["boot_free_mb"] = int(df["available_kb"]) // 1024
@@ -419,7 +528,7 @@ def _mounts(facts: dict[str, Any], probe: _Probe) -> None:
             continue
         if target not in mounted:
             not_mounted.append(target)
-    not_in_fstab = []
+    not_in_fstab: set[str] = set()
     # A host with an empty fstab mounts through systemd units or a container runtime.
     uses_fstab = bool(fstab["entries"])
     for mount in probe.values["mounts"] if uses_fstab else []:
@@ -434,12 +543,42 @@ def _mounts(facts: dict[str, Any], probe: _Probe) -> None:
             or (mount["vfstype"] == "squashfs" or "/snap/" in target)
         ):
             continue
-        if target not in not_in_fstab:
-            not_in_fstab.append(target)
+        not_in_fstab.add(target)
     facts["mounts_drift"] = {
         "not_mounted": sorted(set(not_mounted)),
         "not_in_fstab": sorted(not_in_fstab),
     }
+
+
+def _glob_matches(
+    globs: list[tuple[str, str]], runtime: dict[str, str]
+) -> list[tuple[str, str]] | None:
+    """(runtime key, value) for each glob assignment in order, or None past the work budget.
+
+    Only the runtime keys that share a glob's literal prefix are matched against it (found by
+    bisection in the sorted keys), so the usual `net.ipv4.conf.*.x` costs a few hundred tests.
+    """
+    if not globs:
+        return []
+    if len(globs) > MAX_GLOBS:
+        return None
+    keys = sorted(runtime)
+    found: list[tuple[str, str]] = []
+    budget = MAX_GLOB_MATCHES
+    for pattern, value in globs:
+        if len(pattern) > MAX_GLOB_LENGTH:
+            return None
+        prefix = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+        start = bisect.bisect_left(keys, prefix)
+        end = bisect.bisect_left(keys, prefix + "\U0010ffff") if prefix else len(keys)
+        budget -= end - start
+        if budget < 0:
+            return None
+        if end == start:
+            continue
+        match = re.compile(fnmatch.translate(pattern)).match
+        found += [(key, value) for key in keys[start:end] if match(key)]
+    return found
 
 
 def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
@@ -452,11 +591,22 @@ def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
     expected: dict[str, str] = {}
     # Glob assignments apply to every matching key; an explicit assignment of a key wins.
     shielded = {key for key, setting in persisted.items() if setting["value"] is None}
-    for key, setting in persisted.items():
-        if setting["glob"] and setting["value"] is not None:
-            for runtime_key in fnmatch.filter(runtime, key):
-                if runtime_key not in shielded:
-                    expected[runtime_key] = setting["value"]
+    globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
+    matched = _glob_matches(globs, runtime)
+    if matched is None:
+        probe.errors.append(
+            {
+                "section": "sysctl-persisted",
+                "message": "too many or too long glob assignments to apply: sysctl drift "
+                "not computed",
+            }
+        )
+        if "sysctl-persisted" in probe.ok:
+            probe.ok.remove("sysctl-persisted")
+        return
+    for runtime_key, value in matched:
+        if runtime_key not in shielded:
+            expected[runtime_key] = value
     for key, setting in persisted.items():
         if not setting["glob"] and setting["value"] is not None:
             expected[key] = setting["value"]

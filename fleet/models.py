@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from fleet.capacity import resolve_max_unavailable, validate_max_unavailable
+from fleet.hostnames import validate_address, validate_host_name
 
 
 class RedundancyGroup(models.Model):
@@ -62,8 +63,10 @@ class Host(models.Model):
         RUNNING = "running", "Running"
 
     # --- inventory ---
-    name = models.CharField(max_length=253, unique=True)
-    address = models.CharField(max_length=255, help_text="DNS name or IP address for SSH.")
+    name = models.CharField(max_length=253, unique=True, validators=[validate_host_name])
+    address = models.CharField(
+        max_length=255, validators=[validate_address], help_text="DNS name or IP address for SSH."
+    )
     port = models.PositiveIntegerField(default=22)
     ssh_user = models.CharField(max_length=64, default="root")
     bastion = models.CharField(

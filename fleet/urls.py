@@ -1,16 +1,20 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from fleet.hostnames import HostNameConverter
 from fleet.views import drift, fleet, host, inventory
+
+# Every URL to a host goes through this converter, so any stored name links and resolves.
+register_converter(HostNameConverter, "hostname")
 
 app_name = "fleet"
 
 urlpatterns = [
     path("", fleet.index, name="index"),
     path("audit/", fleet.audit, name="audit"),
-    path("hosts/<str:name>/", host.host_detail, name="host"),
-    path("hosts/<str:name>/audit/", host.host_audit, name="host-audit"),
-    path("hosts/<str:name>/accept-key/", host.accept_key, name="host-accept-key"),
-    path("hosts/<str:name>/mark-up/", host.mark_up, name="host-mark-up"),
+    path("hosts/<hostname:name>/", host.host_detail, name="host"),
+    path("hosts/<hostname:name>/audit/", host.host_audit, name="host-audit"),
+    path("hosts/<hostname:name>/accept-key/", host.accept_key, name="host-accept-key"),
+    path("hosts/<hostname:name>/mark-up/", host.mark_up, name="host-mark-up"),
     path("drift/", drift.drift, name="drift"),
     path("findings/bulk/", drift.bulk, name="findings-bulk"),
     path("findings/<int:pk>/acknowledge/", drift.acknowledge, name="finding-acknowledge"),

@@ -15,6 +15,9 @@ Family = Literal["deb", "rpm"] | None
 
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _ASCII_DIGITS = frozenset("0123456789")
+# Epochs are small integers; a longer run of digits is no epoch (and int() of thousands of
+# digits raises instead of answering).
+MAX_EPOCH_DIGITS = 9
 
 
 def _sign(value: int) -> int:
@@ -77,7 +80,7 @@ def split_dpkg_version(version: str) -> tuple[int, str, str]:
     epoch = 0
     if ":" in version:
         head, rest = version.split(":", 1)
-        if head.isdigit():
+        if head.isascii() and head.isdigit() and len(head) <= MAX_EPOCH_DIGITS:
             epoch, version = int(head), rest
     if "-" in version:
         upstream, _, revision = version.rpartition("-")
@@ -165,7 +168,7 @@ def split_evr(evr: str) -> tuple[int, str, str]:
     epoch = 0
     if ":" in evr:
         head, rest = evr.split(":", 1)
-        if head.isdigit():
+        if head.isascii() and head.isdigit() and len(head) <= MAX_EPOCH_DIGITS:
             epoch, evr = int(head), rest
     version, _, release = evr.partition("-")
     return epoch, version, release

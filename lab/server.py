@@ -3,6 +3,11 @@
 The listener follows the host's condition: an asyncssh server while it is up; a socket that
 accepts and never speaks while it `hangs`; nothing at all (connections are refused with a
 reset) while it is down, stuck in emergency mode, or `refuses-ssh`.
+
+Every lab host is also a jump host (ProxyJump, `direct-tcpip`) to the other hosts of its lab,
+reached by address or by name: a bastion resolves private names the controller cannot, so an
+inventory can give hosts behind it their bare names as addresses. Forwarding anywhere else
+(the machine's other loopback services) is refused: the lab is not an open proxy.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ class _SSHServer(asyncssh.SSHServer):
         if self.conn is not None:
             self.host.connections.discard(self.conn)
 
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int):
+        """A direct-tcpip channel (the client uses this host as its bastion)."""
+        target = self.host.core.forward_target(dest_host, dest_port)
+        if target is None or self.conn is None:
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_CONNECT_FAILED, f"{dest_host}:{dest_port} is not a host of this lab"
+            )
+        self.host.forwarded += 1
+        return self.conn.forward_connection(*target)
+
 
 class _Blackhole(asyncio.Protocol):
     """Accepts TCP and never answers: the `hangs` fault."""
@@ -71,6 +86,7 @@ class HostRuntime:
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.hung: set[asyncio.BaseTransport] = set()
         self.accepted = 0
+        self.forwarded = 0  # direct-tcpip channels opened through this host (as a bastion)
         self.boot_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._key: tuple[int, asyncssh.SSHKey] | None = None

@@ -357,6 +357,14 @@ class Lab:
         except KeyError:
             raise LabError(f"no host named {name!r} in this lab") from None
 
+    def forward_target(self, dest_host: str, dest_port: int) -> tuple[str, int] | None:
+        """Where a bastion forwards `dest_host:dest_port`: a lab host by name or address."""
+        for runtime in self.runtimes.values():
+            st = runtime.state
+            if dest_host in (st.name, st.address) and dest_port == st.port:
+                return st.address, st.port
+        return None
+
     def _faults_of(self, name: str) -> list[str]:
         return list(self._runtime(name).state.faults)
 

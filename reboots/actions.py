@@ -76,7 +76,12 @@ def create_rollout(
                 for host in hosts:
                     attempts.append(
                         RebootAttempt(
-                            rollout=rollout, wave=wave, host=host, position=position, created_at=now
+                            rollout=rollout,
+                            wave=wave,
+                            host=host,
+                            host_name=host.name,
+                            position=position,
+                            created_at=now,
                         )
                     )
                     position += 1
@@ -168,7 +173,7 @@ def resume(rollout: Rollout, user) -> None:
     if rollout.state != Rollout.State.PAUSED:
         raise ActionError(f"only a paused rollout can be resumed; this one is {rollout.state}")
     if rollout.pause_kind == Rollout.PauseKind.BUDGET:
-        failed = list(rollout.attempts.filter(state=A.FAILED).values_list("host__name", flat=True))
+        failed = list(rollout.attempts.filter(state=A.FAILED).values_list("host_name", flat=True))
         if failed:
             raise ActionError(
                 "the rollout paused on its failure budget: retry or skip each failed host "
@@ -216,6 +221,10 @@ def abort(rollout: Rollout, user, reason: str = "") -> None:
 def retry(attempt: RebootAttempt, user) -> None:
     """failed → pending: the host is tried again (a fresh pre-flight; nothing is reused)."""
     now = clock.now()
+    if attempt.host_id is None:
+        raise ActionError(
+            f"{attempt.host_label} was removed from the inventory: skip it instead of retrying"
+        )
     try:
         with transaction.atomic():
             retried = RebootAttempt.objects.filter(
@@ -241,7 +250,7 @@ def retry(attempt: RebootAttempt, user) -> None:
                 )
             record(user, "attempt.retried", attempt, "", host=attempt.host, rollout=attempt.rollout)
     except IntegrityError as exc:
-        raise ActionError(f"{attempt.host} is in another open rollout now") from exc
+        raise ActionError(f"{attempt.host_label} is in another open rollout now") from exc
     attempt.refresh_from_db()
 
 
@@ -250,13 +259,18 @@ def skip(attempt: RebootAttempt, user, reason: str = "") -> None:
     now = clock.now()
     text = reason.strip() or "skipped by an operator"
     with transaction.atomic():
+        # An ended rollout's record is final: nothing in it is rewritten afterwards.
         skipped = RebootAttempt.objects.filter(
-            pk=attempt.pk, state__in=[A.PENDING, A.HELD, A.FAILED]
+            pk=attempt.pk,
+            state__in=[A.PENDING, A.HELD, A.FAILED],
+            rollout__state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES],
         ).update(state=A.SKIPPED, ended_at=now, lease_until=None, log=log_line(now, text))
         if skipped != 1:
             attempt.refresh_from_db()
+            if Rollout.objects.filter(pk=attempt.rollout_id, state__in=Rollout.ENDED_STATES):
+                raise ActionError("only a host of an unfinished rollout can be skipped")
             raise ActionError(
-                f"{attempt.host} cannot be skipped while it is "
+                f"{attempt.host_label} cannot be skipped while it is "
                 f"{attempt.get_state_display().lower()}"
             )
         record(user, "attempt.skipped", attempt, text, host=attempt.host, rollout=attempt.rollout)

@@ -3,6 +3,13 @@
 The host's name reaches a command only as the environment variable REBOOTABLE_HOST (and its
 address as REBOOTABLE_ADDRESS); it is never pasted into the command string, so a hostile
 inventory name cannot inject shell code.
+
+A controller command does not inherit the worker's environment (which holds SECRET_KEY,
+DATABASE_URL, REDIS_URL, SSH_KEY_FILE…). It sees only:
+- PATH (the worker's, else a standard one),
+- the REBOOTABLE_* variables set here (REBOOTABLE_HOST, REBOOTABLE_ADDRESS),
+- the variables an admin names in CONTROLLER_COMMAND_ENV (e.g. "KUBECONFIG,VAULT_ADDR,HOME"),
+  copied from the worker's environment when set there.
 """
 
 import os
@@ -10,9 +17,12 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from fleet import ssh
 
 OUTPUT_TAIL = 500
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass
@@ -35,7 +45,18 @@ class CommandOutcome:
 
 
 def environment(host) -> dict[str, str]:
+    """The variables every command gets (on the host too, where sshd decides what it accepts)."""
     return {"REBOOTABLE_HOST": host.name, "REBOOTABLE_ADDRESS": host.address}
+
+
+def controller_environment(host) -> dict[str, str]:
+    """The whole environment of a controller command: nothing else of the worker's leaks in."""
+    env = {"PATH": os.environ.get("PATH") or DEFAULT_PATH}
+    for name in getattr(settings, "CONTROLLER_COMMAND_ENV", ()):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(environment(host))
+    return env
 
 
 def _tail(data: bytes | str) -> str:
@@ -48,7 +69,7 @@ def run(spec: dict, host, session: ssh.Session | None = None) -> CommandOutcome:
     """Run one command spec ({name, command, where, timeout}); never raises for its failures."""
     name, where, timeout = spec.get("name") or spec["command"], spec["where"], spec["timeout"]
     if where == "controller":
-        return run_on_controller(spec["command"], name, timeout, environment(host))
+        return run_on_controller(spec["command"], name, timeout, controller_environment(host))
     if session is None:
         return CommandOutcome(name, where, False, error="no SSH session to the host")
     try:
@@ -64,6 +85,7 @@ def run(spec: dict, host, session: ssh.Session | None = None) -> CommandOutcome:
 
 
 def run_on_controller(command: str, name: str, timeout: float, env: dict) -> CommandOutcome:
+    """Run `command` with exactly `env` as its environment (see controller_environment)."""
     # A new session makes the command its own process group, so a timeout kills its children.
     try:
         process = subprocess.Popen(
@@ -71,7 +93,7 @@ def run_on_controller(command: str, name: str, timeout: float, env: dict) -> Com
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
+            env=env,
             start_new_session=True,
         )
     except OSError as exc:

@@ -8,7 +8,10 @@ Safety rules:
 - every transition is a conditional UPDATE whose row count is checked, so two ticks, two
   workers or a re-delivered task cannot both make it;
 - claimed work carries a lease (`lease_until`, `lease_token`); a tick re-dispatches work whose
-  lease expired with a new token, and the old holder's updates then match nothing;
+  lease expired with a new token, and the old holder's updates then match nothing. Once work
+  runs, a heartbeat keeps its lease short (ENGINE_LEASE_SECONDS) by renewing it, so work whose
+  worker died is taken over within one lease; a re-delivered message (Celery puts back the
+  work of a killed process) carries the same token and carries on, counted as a dispatch;
 - a host starts only with its redundancy groups locked (row locks on PostgreSQL; SQLite's
   IMMEDIATE transactions serialise writers), after counting who is down across all rollouts;
 - once an attempt is `rebooting`, nothing sends a reboot again: polling compares boot_ids.
@@ -17,6 +20,7 @@ Safety rules:
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import threading
 import time
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
@@ -45,6 +49,7 @@ A = RebootAttempt.State
 W = Rollout.WaitingKind
 MAX_DISPATCHES = 3  # pre-flight / verification re-dispatched after a lost worker, then failed
 POLL_LEASE = timedelta(seconds=30)
+DRIVE_RETRY_CAP = 30.0  # seconds between `drive` ticks at most while the database fails
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,118 @@ def verify_lease(policy: Policy) -> timedelta:
         + settings.SSH_COMMAND_TIMEOUT * 2
         + 60
     )
+
+
+# preflight_lease / verify_lease cover work from its dispatch (a queue may be busy) and bound
+# how long a heartbeat may keep renewing it: a run stuck past them is taken over all the same.
+
+
+def heartbeat_lease() -> timedelta:
+    return timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
+
+
+class Heartbeat:
+    """Keep a running attempt's lease short and alive: `with Heartbeat(id, token, states, limit)`.
+
+    On entry the lease becomes ENGINE_LEASE_SECONDS from now; a thread renews it every third of
+    that while the attempt is still in `states` with `token` and a lease (work that released it
+    wants the tick now), until `limit` from the start. It stops at the first update that matches
+    nothing: the work moved on or was taken over. A worker killed mid-work stops beating, and
+    the tick takes the work over one lease later, not after the whole `limit`.
+    """
+
+    def __init__(self, attempt_id: int, token: str, states: tuple[str, ...], limit: timedelta):
+        self.attempt_id, self.token, self.states = attempt_id, token, states
+        self.lease = heartbeat_lease()
+        self.until = clock.now() + limit
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.beats = 0
+
+    def _renew(self) -> bool:
+        now = clock.now()
+        if now >= self.until:
+            return False
+        renewed = RebootAttempt.objects.filter(
+            pk=self.attempt_id,
+            lease_token=self.token,
+            state__in=self.states,
+            lease_until__isnull=False,
+        ).update(lease_until=min(now + self.lease, self.until))
+        self.beats += renewed
+        return renewed == 1
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.wait(self.lease.total_seconds() / 3):
+                try:
+                    if not self._renew():
+                        return
+                except DatabaseError as exc:  # the next beat tries again; the lease says when
+                    log.warning("attempt %s: lease not renewed: %s", self.attempt_id, exc)
+                    connection.close()
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Heartbeat:
+        self._renew()
+        # Inside a transaction (a test's), another connection could not see the row anyway.
+        if not connection.in_atomic_block:
+            self.thread = threading.Thread(
+                target=self._run, name=f"lease-{self.attempt_id}", daemon=True
+            )
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def take_redelivery(work: Work) -> bool:
+    """A message handed out again because its worker died: count it as a dispatch.
+
+    True when the work should run (same token, still in flight, within MAX_DISPATCHES); past
+    the limit the attempt fails, so work that kills its worker every time cannot loop forever.
+    """
+    now = clock.now()
+    attempt = (
+        RebootAttempt.objects.filter(
+            pk=work.attempt_id,
+            lease_token=work.token,
+            state__in=RebootAttempt.IN_FLIGHT_STATES,
+        )
+        .select_related("host")
+        .first()
+    )
+    if attempt is None:
+        return False  # moved on, or taken over with a new token: nothing to resume
+    if attempt.dispatches < MAX_DISPATCHES:
+        fields = {"dispatches": F("dispatches") + 1}
+        if work.kind == "preflight" and attempt.state == A.REBOOTING:
+            # Lost between marking it rebooting and sending the command: look at it now (by
+            # boot_id, never by sending the command again) rather than when the lease ends.
+            fields["lease_until"] = None
+        counted = RebootAttempt.objects.filter(
+            pk=attempt.pk, lease_token=work.token, state=attempt.state
+        ).update(
+            log=log_line(now, f"{work.kind}: its worker was lost; resumed by another"), **fields
+        )
+        return counted == 1
+    reason = f"{work.kind} lost its worker {attempt.dispatches} times (the process running it died)"
+    in_verification = attempt.state == A.VERIFYING
+    settle_attempt(
+        attempt,
+        attempt.state,
+        A.FAILED,
+        now,
+        reason,
+        verb="failed",
+        token=work.token,
+        down_boot_id=attempt.boot_id_after if in_verification else None,
+    )
+    return False
 
 
 # --- the tick ----------------------------------------------------------------------------------
@@ -200,7 +317,7 @@ def _over_budget(rollout: Rollout, policy: Policy, now: datetime) -> bool:
     )
     if len(failed) <= policy.failure_budget:
         return False
-    names = "; ".join(f"{a.host.name}: {a.failure_reason}" for a in failed[:5])
+    names = "; ".join(f"{a.host_label}: {a.failure_reason}" for a in failed[:5])
     reason = (
         f"Failure budget exceeded: {len(failed)} host(s) failed, the policy tolerates "
         f"{policy.failure_budget}. {names}"
@@ -709,21 +826,53 @@ def drive(
     stop = stop or settled
     previous_inline = notify.deliver_inline
     notify.deliver_inline = True
+    failures = 0
     try:
         while True:
-            tick(dispatch=runner)
-            if notify.due_ids(1):
-                runner(Work("notify", 0, ""))
-            if on_tick:
-                on_tick(rollout)
-            # The default stop waits for in-flight work; a caller's stop is asked every tick.
-            if (custom or runner.busy == 0) and stop(rollout):
+            try:
+                tick(dispatch=runner)
+                if notify.due_ids(1):
+                    runner(Work("notify", 0, ""))
+                if on_tick:
+                    on_tick(rollout)
+                # The default stop waits for in-flight work; a caller's stop is asked every tick.
+                done = (custom or runner.busy == 0) and stop(rollout)
+                failures = 0
+            except DatabaseError as exc:
+                # Hosts may be mid-reboot: the driver must outlive a database outage (a lock
+                # past the busy timeout, a restart) and tick again, never exit and strand them.
+                failures += 1
+                log.warning("engine: tick failed (%s); trying again (%d)", exc, failures)
+                connection.close()  # a broken connection is replaced by the next query
+                done = False
+            if done:
                 break
             if deadline and time.monotonic() > deadline:
                 break
-            time.sleep(interval)
+            time.sleep(_retry_pause(interval, failures))
     finally:
         runner.close()
         notify.deliver_inline = previous_inline
-    rollout.refresh_from_db()
+    _refresh(rollout)
     return rollout
+
+
+def _retry_pause(interval: float, failures: int) -> float:
+    """The tick interval, backing off (with jitter, capped) while ticks keep failing."""
+    if not failures:
+        return interval
+    return min(DRIVE_RETRY_CAP, max(interval, 0.5) * 2 ** min(failures, 6)) * random.uniform(
+        0.8, 1.0
+    )
+
+
+def _refresh(rollout: Rollout, tries: int = 5) -> None:
+    for attempt in range(tries):
+        try:
+            rollout.refresh_from_db()
+            return
+        except DatabaseError:
+            if attempt == tries - 1:
+                raise
+            connection.close()
+            time.sleep(_retry_pause(1.0, attempt + 1))

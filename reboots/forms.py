@@ -5,12 +5,13 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from django import forms
+from django.core import validators
 from django.utils import timezone
 
 from fleet.models import RedundancyGroup
 from reboots import selection, windows
 from reboots.models import RebootPolicy, Where
-from reboots.policy_fields import normalise_command
+from reboots.policy_fields import HEALTH_TIMEOUT, POLICY_DURATIONS, Bounds, normalise_command
 
 SELECTION_CHOICES = [
     ("needs-reboot", "Hosts that need a reboot"),
@@ -196,6 +197,41 @@ class PolicyForm(forms.ModelForm):
             "post_command_timeout": "timeout (s)",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, bounds in POLICY_DURATIONS.items():
+            bound_field(self.fields[name], bounds)
+
+
+class PolicyAdminForm(forms.ModelForm):
+    """The Django admin's policy form: every field, with the same duration bounds as the page."""
+
+    class Meta:
+        model = RebootPolicy
+        fields = [*PolicyForm.Meta.fields, "change_windows", "health_commands"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, bounds in POLICY_DURATIONS.items():
+            if name in self.fields:
+                bound_field(self.fields[name], bounds)
+
+
+def bound_field(field: forms.Field, bounds: Bounds) -> None:
+    """Give a number field `bounds`: checked, said in its help text and set on the input.
+
+    The column's own range (0 to 2^31-1) is replaced: one message that says why, not two.
+    """
+    field.validators = [
+        v
+        for v in field.validators
+        if not isinstance(v, validators.MinValueValidator | validators.MaxValueValidator)
+    ]
+    field.validators.append(bounds.check)
+    field.widget.attrs.update(min=bounds.low, max=bounds.high)
+    help_text = str(field.help_text or "").rstrip(".")
+    field.help_text = f"{help_text}: {bounds.help}" if help_text else bounds.help
+
 
 def _hh_mm(value) -> str:
     return value.strftime("%H:%M") if value is not None else ""
@@ -243,7 +279,12 @@ class HealthCommandForm(forms.Form):
 
     command = forms.CharField(required=False, max_length=1000)
     where = forms.ChoiceField(choices=Where.choices, initial=Where.HOST)
-    timeout = forms.IntegerField(min_value=1, max_value=3600, initial=30)
+    timeout = forms.IntegerField(
+        min_value=HEALTH_TIMEOUT.low,
+        max_value=HEALTH_TIMEOUT.high,
+        initial=30,
+        help_text=HEALTH_TIMEOUT.help,
+    )
 
     def clean(self) -> dict:
         cleaned = super().clean()

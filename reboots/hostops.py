@@ -2,7 +2,10 @@
 
 Each function takes an attempt id and the lease token it was dispatched with, and acts only
 while the attempt is still in the expected state *with that token*: a worker whose lease was
-taken over (it was slow, or presumed dead) finds its updates matching nothing and stops.
+taken over (it was slow, or presumed dead) finds its updates matching nothing and stops. While
+pre-flight or verification runs, a heartbeat renews its short lease (engine.Heartbeat). The
+same message delivered again (its worker died) starts the step over with the same token: the
+audit and the commands run again, and the reboot is still sent at most once.
 
 The one irreversible step, the reboot command, is sent only after the attempt was marked
 `rebooting` (with the boot_id read just before) by a conditional update. Nothing else sends a
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 SYSTEM_STATE_COMMAND = "systemctl is-system-running"
-REBOOT_SEND_LEASE = timedelta(seconds=90)
+REBOOT_SEND_LEASE = timedelta(seconds=45)  # the reboot command's own timeout is 30 s
 NOT_ENABLED = "service-not-enabled"
 NOT_STARTED_AT_BOOT = (NOT_ENABLED, "unit-masked-or-runtime")
 
@@ -120,7 +123,13 @@ def preflight(attempt_id: int, token: str) -> None:
     attempt = _owned(attempt_id, token, A.PREFLIGHT)
     if attempt is None:
         return
-    host, policy = attempt.host, Policy.of(attempt.rollout)
+    policy = Policy.of(attempt.rollout)
+    with engine.Heartbeat(attempt.pk, token, (A.PREFLIGHT,), engine.preflight_lease(policy)):
+        _preflight(attempt, token, policy)
+
+
+def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+    host = attempt.host
 
     outcome, message = _fresh_audit(host)
     if outcome == "skipped":
@@ -251,7 +260,10 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
                 None, "attempt.rebooting", attempt, "", host=attempt.host, rollout=attempt.rollout
             )
     if not marked:
-        _stand_down(attempt, token, policy, session)
+        if _mine(attempt, token, A.PREFLIGHT).exists():
+            _stand_down(attempt, token, policy, session)
+        # else: taken over (a new token) or moved on; whoever holds it now decides, and an
+        # undrain from here could put a host back in service while another worker reboots it.
         return
     cadence_hooks.on_attempt_rebooting(attempt, now)
 
@@ -332,15 +344,28 @@ def _release(attempt: RebootAttempt, token: str, state: str) -> None:
 
 def poll(attempt_id: int, token: str) -> None:
     """One look at a rebooting host: TCP first, SSH only when the port answers."""
-    attempt = _owned(attempt_id, token, A.REBOOTING, A.DOWN)
+    attempt = _owned(attempt_id, token, A.REBOOTING, A.DOWN, A.VERIFYING)
     if attempt is None:
         return
-    host, policy = attempt.host, Policy.of(attempt.rollout)
-    state = attempt.state
+    if attempt.state == A.VERIFYING:
+        # This poll saw the host back and was verifying it when its worker died; the message
+        # came back with the same token: carry on verifying now, not after a lease expires.
+        verify_attempt(attempt.pk, token)
+        return
+    policy = Policy.of(attempt.rollout)
+    with engine.Heartbeat(attempt.pk, token, (A.REBOOTING, A.DOWN), engine.POLL_LEASE):
+        _poll(attempt, token, policy)
+
+
+def _poll(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+    host, state = attempt.host, attempt.state
     now = clock.now()
     late = now > _deadline(attempt, policy)
 
-    port_open = bool(host.bastion) or ssh.tcp_port_open(host.address, host.port, timeout=2.0)
+    # Behind a bastion (the host's own or its group's) the port is not ours to probe directly.
+    port_open = bool(host.effective_bastion) or ssh.tcp_port_open(
+        host.address, host.port, timeout=2.0
+    )
     if not port_open:
         if state == A.REBOOTING:
             _mine(attempt, token, A.REBOOTING).update(
@@ -404,7 +429,13 @@ def verify_attempt(attempt_id: int, token: str) -> None:
     attempt = _owned(attempt_id, token, A.VERIFYING)
     if attempt is None:
         return
-    host, policy = attempt.host, Policy.of(attempt.rollout)
+    policy = Policy.of(attempt.rollout)
+    with engine.Heartbeat(attempt.pk, token, (A.VERIFYING,), engine.verify_lease(policy)):
+        _verify(attempt, token, policy)
+
+
+def _verify(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+    host = attempt.host
     verdict = Verdict()
     try:
         with hostkeys.open_session(host, command_timeout=30) as session:

@@ -253,6 +253,27 @@ class Wave(models.Model):
         return self.index + 1
 
 
+def keep_history(collector, field, sub_objs, using) -> None:
+    """`on_delete` of RebootAttempt.host: an open attempt protects its host; history stays.
+
+    Deleting a host mid-reboot would take it out of its groups' count while it is down, so a
+    host with an open attempt cannot be deleted (the rollout must finish, skip or abort it).
+    Finished attempts keep their row, their rollout and `host_name`; only the link goes.
+    """
+    open_attempts = RebootAttempt._base_manager.using(using).filter(
+        pk__in=sub_objs.values("pk"), state__in=RebootAttempt.OPEN_STATES
+    )
+    if open_attempts.exists():
+        raise models.ProtectedError(
+            "a host with an open reboot attempt cannot be deleted until the attempt ends",
+            list(open_attempts.select_related("host")),
+        )
+    collector.add_field_update(field, None, sub_objs)
+
+
+keep_history.lazy_sub_objs = True  # like SET_NULL: the collector need not load the rows
+
+
 class RebootAttempt(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -280,7 +301,17 @@ class RebootAttempt(models.Model):
 
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="attempts")
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="attempts")
-    host = models.ForeignKey("fleet.Host", on_delete=models.CASCADE, related_name="reboot_attempts")
+    host = models.ForeignKey(
+        "fleet.Host",
+        null=True,
+        blank=True,
+        on_delete=keep_history,
+        related_name="reboot_attempts",
+        help_text="Empty once the host was removed from the inventory (host_name says which).",
+    )
+    host_name = models.CharField(
+        max_length=253, blank=True, help_text="The host's name when the attempt was made."
+    )
     position = models.PositiveIntegerField(default=0, help_text="Order within the rollout.")
     state = models.CharField(
         max_length=10, choices=State.choices, default=State.PENDING, db_index=True
@@ -352,11 +383,28 @@ class RebootAttempt(models.Model):
             models.UniqueConstraint(
                 fields=["rollout", "host"], name="one_attempt_per_rollout_host"
             ),
+            # Only a finished attempt may outlive its host (see keep_history).
+            models.CheckConstraint(
+                condition=Q(host__isnull=False) | Q(state__in=["succeeded", "failed", "skipped"]),
+                name="open_attempt_has_host",
+            ),
         ]
         indexes = [models.Index(fields=["state", "lease_until"])]
 
     def __str__(self) -> str:
-        return f"{self.host} in rollout {self.rollout_id}"
+        return f"{self.host_label} in rollout {self.rollout_id}"
+
+    def save(self, *args, **kwargs):
+        if not self.host_name and self.host_id is not None:
+            self.host_name = self.host.name
+        super().save(*args, **kwargs)
+
+    @property
+    def host_label(self) -> str:
+        """The host's name now, or the one it had if it was removed from the inventory."""
+        if self.host_id is not None:
+            return self.host.name
+        return self.host_name or "(removed host)"
 
     @property
     def is_terminal(self) -> bool:

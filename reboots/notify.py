@@ -4,19 +4,19 @@
 after commit, so the engine never waits on a slow or dead webhook. `deliver` POSTs one row and
 reschedules it with exponential backoff and jitter when the receiver fails; a sweep
 (`deliver_due`) picks up rows whose task was lost, and serves `rollout run` without a worker.
-The body is JSON with a Slack-compatible `text` field.
+The body is JSON with a Slack-compatible `text` field. Requests go through the one outbound
+client (core/outbound.py, with its address policy); a webhook URL usually holds a token in its
+path, so logs and errors name only its origin.
 """
 
-import json
 import logging
 import random
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 
+from core import outbound
 from reboots import clock
 from reboots.models import Notification, Rollout
 
@@ -78,15 +78,11 @@ def _claim(notification_id: int) -> Notification | None:
 
 
 def post(url: str, payload: dict) -> None:
-    """POST JSON; raise OSError / urllib errors on anything but a 2xx answer."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "rebootable"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-        response.read(1024)
+    """POST JSON; raise OutboundError on a failure, a refusal or anything but a 2xx answer."""
+    answer = outbound.post_json(url, payload, timeout=TIMEOUT_SECONDS)
+    if not answer.ok:
+        # The receiver's body is not kept: it is the receiver's to write, anything at all.
+        raise outbound.OutboundError(f"{outbound.origin(url)} answered HTTP {answer.status}")
 
 
 def deliver(notification_id: int) -> float | None:
@@ -96,14 +92,17 @@ def deliver(notification_id: int) -> float | None:
         return None
     try:
         post(row.url, row.payload)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
+    except outbound.OutboundError as exc:
         tries = row.tries + 1
         error = f"try {tries}: {exc}"[:1000]
-        if tries >= MAX_TRIES:
+        # A refusal by the address policy will not change by waiting: give up at once.
+        if tries >= MAX_TRIES or isinstance(exc, outbound.Refused):
             Notification.objects.filter(pk=row.pk).update(
                 state=Notification.State.GAVE_UP, tries=tries, last_error=error, lease_until=None
             )
-            log.warning("webhook %s gave up after %d tries: %s", row.url, tries, exc)
+            log.warning(
+                "webhook to %s gave up after %d tries: %s", outbound.origin(row.url), tries, exc
+            )
             return None
         delay = backoff(tries)
         Notification.objects.filter(pk=row.pk).update(

@@ -45,7 +45,7 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule": schedule,
         "describe": _describe(schedule),
         "viewer_zone": panels.viewer_zone(request),
-        "history": schedule.schedule_rollouts.select_related("rollout")[:20],
+        "history": schedule.schedule_rollouts.select_related("rollout__created_by")[:20],
         "freezes": freeze.upcoming(now, schedule),
         "fleet_freezes": freeze.upcoming(now),
         "gates": schedule.gates.all(),
@@ -82,9 +82,10 @@ def schedule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 @operator_required
 def schedule_run(request: HttpRequest, pk: int) -> HttpResponse:
-    """Run the scheduler for this schedule now (what beat does every minute)."""
+    """Run the scheduler for this schedule now (what beat does every minute). A rollout made
+    here is the operator's: they are its creator, for the two-person rule and the record."""
     schedule = get_object_or_404(RebootSchedule, pk=pk)
-    outcome = scheduler.run_schedule(schedule.pk, clock.now())
+    outcome = scheduler.run_schedule(schedule.pk, clock.now(), request.user)
     if outcome is None:
         messages.warning(request, "The schedule is disabled.")
     elif outcome.action == "created":

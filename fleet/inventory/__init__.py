@@ -68,14 +68,24 @@ def import_text(
     actor,
     dry_run: bool = False,
     format: str | None = None,
+    allow_group_shrink: bool = False,
 ) -> "ImportResult":
-    """Import one file; returns an ImportResult. `actor` is a user, or None for the system."""
+    """Import one file; returns an ImportResult. `actor` is a user, or None for the system.
+
+    `allow_group_shrink` lets a redundancy group lose members while a rollout is open on it.
+    """
     from fleet.inventory.apply import apply_inventory
     from fleet.models import Host
 
     default_user = Host._meta.get_field("ssh_user").default
     desired = read_inventory(text, filename, format, default_user=default_user)
-    return apply_inventory(desired, prune=prune, actor=actor, dry_run=dry_run)
+    return apply_inventory(
+        desired,
+        prune=prune,
+        actor=actor,
+        dry_run=dry_run,
+        allow_group_shrink=allow_group_shrink,
+    )
 
 
 def __getattr__(name: str):

@@ -11,6 +11,7 @@ say a group's `max_unavailable`.
 import csv
 import re
 
+from fleet.inventory.errors import shorten
 from fleet.inventory.model import ParsedInventory, Var
 
 COLUMNS = ("name", "address", "port", "user", "groups", "labels", "bastion", "enabled")
@@ -54,7 +55,9 @@ def parse_csv(text: str, filename: str) -> ParsedInventory:
             if not name:
                 raise inventory.error(line, "the name is empty")
             if name in first_line:
-                raise inventory.error(line, f'host "{name}" is already on line {first_line[name]}')
+                raise inventory.error(
+                    line, f'host "{shorten(name)}" is already on line {first_line[name]}'
+                )
             first_line[name] = line
             groups = split_list(cells.get("groups", "")) or ["ungrouped"]
             for group in groups:
@@ -75,12 +78,14 @@ def _read_header(inventory: ParsedInventory, row: list[str], line: int) -> list[
     if unknown:
         raise inventory.error(
             line,
-            f"unknown column {', '.join(repr(c) for c in unknown)} "
+            f"unknown column {', '.join(repr(shorten(c)) for c in unknown[:10])} "
             f"(the columns are {', '.join(COLUMNS)})",
         )
     repeated = sorted({column for column in header if header.count(column) > 1})
     if repeated:
-        raise inventory.error(line, f"column {', '.join(repr(c) for c in repeated)} appears twice")
+        raise inventory.error(
+            line, f"column {', '.join(repr(shorten(c)) for c in repeated[:10])} appears twice"
+        )
     if "name" not in header:
         raise inventory.error(line, 'the header has no "name" column')
     return header

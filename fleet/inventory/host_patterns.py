@@ -10,6 +10,7 @@ nothing (begin after end, a zero step) is an error rather than a silently empty 
 import re
 import string
 
+from fleet.inventory.errors import shorten
 from fleet.inventory.model import MAX_HOSTS
 
 _BRACKETED_HOSTPORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
@@ -28,12 +29,20 @@ def split_port(pattern: str) -> tuple[str, int | None]:
         if match:
             return match.group(1), int(match.group(2))
     if pattern.endswith(":"):
-        raise HostPatternError(f'host pattern "{pattern}" ends in ":" without a port')
+        raise HostPatternError(f'host pattern "{shorten(pattern)}" ends in ":" without a port')
     return pattern, None
+
+
+# Ranges in one pattern; each is a level of recursion below (`a[1:2]b[1:2]` has two).
+MAX_RANGES = 16
 
 
 def expand_ranges(pattern: str, limit: int = MAX_HOSTS) -> list[str]:
     """All host names a pattern stands for, in order."""
+    if pattern.count("[") > MAX_RANGES:
+        raise HostPatternError(
+            f'host range "{shorten(pattern)}" has more than {MAX_RANGES} [...] ranges'
+        )
     names: list[str] = []
     _expand(pattern, pattern, limit, names)
     return names
@@ -46,17 +55,21 @@ def _expand(pattern: str, original: str, limit: int, names: list[str]) -> None:
     start = pattern.find("[")
     end = pattern.find("]", start + 1)
     if start < 0 or end < 0:
-        raise HostPatternError(f'host range "{original}" is not valid: unbalanced brackets')
+        raise HostPatternError(
+            f'host range "{shorten(original)}" is not valid: unbalanced brackets'
+        )
     head, body, tail = pattern[:start], pattern[start + 1 : end], pattern[end + 1 :]
     for item in _range_items(original, body, limit):
         _expand(f"{head}{item}{tail}", original, limit, names)
         if len(names) > limit:
-            raise HostPatternError(f'host range "{original}" expands to more than {limit} hosts')
+            raise HostPatternError(
+                f'host range "{shorten(original)}" expands to more than {limit} hosts'
+            )
 
 
 def _range_items(pattern: str, body: str, limit: int) -> list[str]:
     def invalid(why: str) -> HostPatternError:
-        return HostPatternError(f'host range "{pattern}" is not valid: {why}')
+        return HostPatternError(f'host range "{shorten(pattern)}" is not valid: {why}')
 
     bounds = body.split(":")
     if len(bounds) not in (2, 3):
@@ -87,7 +100,9 @@ def _range_items(pattern: str, body: str, limit: int) -> list[str]:
     if first > last:
         raise invalid("the begin is greater than the end")
     if (last - first) // step + 1 > limit:
-        raise HostPatternError(f'host range "{pattern}" expands to more than {limit} hosts')
+        raise HostPatternError(
+            f'host range "{shorten(pattern)}" expands to more than {limit} hosts'
+        )
     return [str(number).zfill(width) for number in range(first, last + 1, step)]
 
 
@@ -99,5 +114,7 @@ def expand_host_pattern(pattern: str) -> tuple[list[str], int | None]:
     """Host names and the port (from `:port`, or None) of one inventory host entry."""
     host, port = split_port(pattern.strip())
     if port is not None and not 0 < port < 65536:
-        raise HostPatternError(f'host pattern "{pattern}": port {port} is not between 1 and 65535')
+        raise HostPatternError(
+            f'host pattern "{shorten(pattern)}": port {port} is not between 1 and 65535'
+        )
     return expand_ranges(host), port

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from fleet.capacity import parse_max_unavailable
-from fleet.inventory.errors import InventoryError
+from fleet.hostnames import address_problem, host_name_problem
+from fleet.inventory.errors import InventoryError, shorten, show
 from fleet.inventory.model import (
     IMPLICIT_GROUPS,
     DesiredGroup,
@@ -26,6 +27,10 @@ from fleet.inventory.model import (
     ParsedInventory,
     Var,
 )
+
+# Group hierarchies deeper than this are refused (Ansible's real ones are a few levels deep);
+# it also keeps every walk of the hierarchy far from Python's recursion limit.
+MAX_GROUP_DEPTH = 50
 
 # The sizes of the Host and RedundancyGroup fields (tests check they match the models).
 MAX_NAME = 253
@@ -104,13 +109,16 @@ class _Rules:
             if connection is not None and str(connection) not in SSH_CONNECTIONS:
                 result.skipped.append(name)
                 self.warn(
-                    host.line, f'{name}: skipped, its ansible_connection "{connection}" is not SSH'
+                    host.line,
+                    f'{shorten(name)}: skipped, its ansible_connection "{shorten(connection)}" '
+                    "is not SSH",
                 )
                 continue
             if "rebootable_max_unavailable" in host.vars:
                 self.warn(
                     host.vars["rebootable_max_unavailable"].line,
-                    f"{name}: rebootable_max_unavailable is a group setting, ignored on a host",
+                    f"{shorten(name)}: rebootable_max_unavailable is a group setting, "
+                    "ignored on a host",
                 )
             result.hosts[name] = self._desired_host(name, host.line, groups, variables, redundancy)
             for group in groups & redundancy.keys():
@@ -128,7 +136,7 @@ class _Rules:
             self.warn(
                 modern[1],
                 f"{modern[0]} (line {modern[1]}) and {legacy[0]} (line "
-                f"{legacy[1]}) both apply to {host}{others}; {modern[0]} is used, "
+                f"{legacy[1]}) both apply to {shorten(host)}{others}; {modern[0]} is used, "
                 "as Ansible does",
             )
         result.warnings = self.warnings
@@ -137,35 +145,81 @@ class _Rules:
     # --- groups ---
 
     def _check_cycles(self) -> None:
+        """Refuse cycles and hierarchies deeper than MAX_GROUP_DEPTH; fill `_depth`.
+
+        Iterative (an explicit stack), so a 3,000-deep `:children` chain is an error with its
+        line, not a RecursionError.
+        """
         groups = self.parsed.groups
         state: dict[str, str] = {}
 
-        def visit(name: str) -> None:
-            state[name] = "visiting"
-            for child, line in groups[name].children.items() if name in groups else ():
-                if state.get(child) == "visiting":
-                    raise self.error(
-                        line,
-                        f'group "{child}" is a child of "{name}" and also one of its '
-                        "ancestors: groups cannot contain themselves",
-                    )
-                if child not in state:
-                    visit(child)
-            state[name] = "done"
+        def children_of(name: str):
+            return iter(groups[name].children.items() if name in groups else ())
 
-        for name in groups:
-            if name not in state:
-                visit(name)
+        for root in groups:
+            if root in state:
+                continue
+            state[root] = "visiting"
+            stack = [(root, children_of(root))]
+            while stack:
+                name, children = stack[-1]
+                for child, line in children:
+                    if state.get(child) == "visiting":
+                        raise self.error(
+                            line,
+                            f'group "{shorten(child)}" is a child of "{shorten(name)}" and also '
+                            "one of its ancestors: groups cannot contain themselves",
+                        )
+                    if child not in state:
+                        if len(stack) >= MAX_GROUP_DEPTH:
+                            raise self.error(
+                                line,
+                                f'group "{shorten(child)}" is nested more than '
+                                f"{MAX_GROUP_DEPTH} levels deep (children of children…)",
+                            )
+                        state[child] = "visiting"
+                        stack.append((child, children_of(child)))
+                        break
+                else:
+                    state[name] = "done"
+                    stack.pop()
+        # Depths in topological order (parents first), so none is computed recursively.
+        order = self._parents_first()
+        for name in order:
+            parents = self.parents.get(name, set()) - {"all"}
+            depth = 0 if name == "all" else 1 + max((self._depth[p] for p in parents), default=0)
+            if depth > MAX_GROUP_DEPTH:
+                group = groups.get(name)
+                raise self.error(
+                    group.line if group else None,
+                    f'group "{shorten(name)}" is nested more than {MAX_GROUP_DEPTH} levels deep '
+                    "(children of children…)",
+                )
+            self._depth[name] = depth
+
+    def _parents_first(self) -> list[str]:
+        names = set(self.parents) | set(self.parsed.groups)
+        waiting = {name: len(self.parents.get(name, ())) for name in names}
+        children: dict[str, list[str]] = {}
+        for child, parents in self.parents.items():
+            for parent in parents:
+                children.setdefault(parent, []).append(child)
+        ready = [name for name, count in waiting.items() if count == 0]
+        order = []
+        while ready:
+            name = ready.pop()
+            order.append(name)
+            for child in children.get(name, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        return order
 
     def depth(self, name: str) -> int:
-        if name == "all":
-            return 0
-        if name not in self._depth:
-            parents = self.parents.get(name, set()) - {"all"}
-            self._depth[name] = 1 + max((self.depth(p) for p in parents), default=0)
-        return self._depth[name]
+        return self._depth.get(name, 1)
 
     def ancestors(self, name: str) -> frozenset[str]:
+        # Recursion is bounded: _check_cycles refused hierarchies deeper than MAX_GROUP_DEPTH.
         if name not in self._ancestors:
             found: set[str] = set()
             for parent in self.parents.get(name, ()):
@@ -190,7 +244,9 @@ class _Rules:
             return int(var.value)
         except (TypeError, ValueError):
             raise self.error(
-                var.line, f'ansible_group_priority of group "{name}" is not a number: {var.value!r}'
+                var.line,
+                f'ansible_group_priority of group "{shorten(name)}" is not a number: '
+                f"{show(var.value)}",
             ) from None
 
     def _merged_vars(self, groups: Iterable[str], host_vars: dict[str, Var]) -> dict[str, Var]:
@@ -211,19 +267,21 @@ class _Rules:
             if isinstance(var.value, bool) or not isinstance(var.value, str | int):
                 raise self.error(
                     var.line,
-                    f'rebootable_max_unavailable of group "{name}" must be '
-                    f"a count (2) or a percentage (25%), not {var.value!r}",
+                    f'rebootable_max_unavailable of group "{shorten(name)}" must be '
+                    f"a count (2) or a percentage (25%), not {show(var.value)}",
                 )
             text = str(var.value).strip()
             try:
                 parse_max_unavailable(text)
             except ValueError as exc:
                 raise self.error(
-                    var.line, f'rebootable_max_unavailable of group "{name}": {exc}'
+                    var.line,
+                    f'rebootable_max_unavailable of group "{shorten(name)}": {shorten(exc)}',
                 ) from None
             if len(name) > MAX_GROUP_NAME:
                 raise self.error(
-                    group.line, f'group name "{name}" is longer than {MAX_GROUP_NAME} characters'
+                    group.line,
+                    f'group name "{shorten(name)}" is longer than {MAX_GROUP_NAME} characters',
                 )
             limits[name] = (text, var.line)
         return limits
@@ -234,14 +292,12 @@ class _Rules:
         if _WHITESPACE.search(name):
             raise self.error(
                 line,
-                f'"{name}" is not a valid host name: it contains spaces '
+                f'"{shorten(name)}" is not a valid host name: it contains spaces '
                 "(several hosts written as one value? each host needs its own key)",
             )
-        if not name or len(name) > MAX_NAME or "[" in name or "]" in name:
-            raise self.error(
-                line,
-                f'"{name}" is not a valid host name (no brackets, at most {MAX_NAME} characters)',
-            )
+        problem = host_name_problem(name)
+        if problem:
+            raise self.error(line, f'"{shorten(name)}" is not a valid host name: {problem}')
         address_var = self._synonym(name, variables, "ansible_host", "ansible_ssh_host")
         port_var = self._synonym(name, variables, "ansible_port", "ansible_ssh_port")
         user_var = self._synonym(name, variables, "ansible_user", "ansible_ssh_user")
@@ -253,9 +309,16 @@ class _Rules:
             if group not in redundancy and group not in IMPLICIT_GROUPS
         }
         labels |= self._labels(name, variables.get("rebootable_labels"))
+        address = self._word(name, "ansible_host", address_var, MAX_ADDRESS) or name
+        if address != name and address_problem(address):
+            raise self.error(
+                address_var.line,
+                f'{shorten(name)}: ansible_host "{shorten(address)}" is not a valid address: '
+                f"{address_problem(address)}",
+            )
         return DesiredHost(
             name=name,
-            address=self._word(name, "ansible_host", address_var, MAX_ADDRESS) or name,
+            address=address,
             port=self._port(name, port_var),
             ssh_user=self._word(name, "ansible_user", user_var, MAX_USER) or self.default_user,
             bastion=self._word(name, "rebootable_bastion", bastion_var, MAX_BASTION),
@@ -279,13 +342,13 @@ class _Rules:
         if value is None:
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.error(var.line, f"{host}: {what} must be text, not {value!r}")
+            raise self.error(var.line, f"{shorten(host)}: {what} must be text, not {show(value)}")
         text = str(value).strip()
-        if _WHITESPACE.search(text) or len(text) > max_length:
+        if _WHITESPACE.search(text) or len(text) > max_length or text.startswith("-"):
             raise self.error(
                 var.line,
-                f'{host}: {what} "{text}" is not valid (no spaces, '
-                f"at most {max_length} characters)",
+                f'{shorten(host)}: {what} "{shorten(text)}" is not valid (no spaces, no '
+                f"leading '-', at most {max_length} characters)",
             )
         return text
 
@@ -295,7 +358,9 @@ class _Rules:
             return 22
         text = str(value).strip()
         if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 65536:
-            raise self.error(var.line, f'{host}: port "{value}" is not a port number (1-65535)')
+            raise self.error(
+                var.line, f'{shorten(host)}: port "{shorten(value)}" is not a port number (1-65535)'
+            )
         return int(text)
 
     def _bool(self, host: str, what: str, var: Var | None) -> bool | None:
@@ -309,7 +374,9 @@ class _Rules:
             return True
         if text in _FALSE:
             return False
-        raise self.error(var.line, f'{host}: {what} must be true or false, not "{value}"')
+        raise self.error(
+            var.line, f'{shorten(host)}: {what} must be true or false, not "{shorten(value)}"'
+        )
 
     def _labels(self, host: str, var: Var | None) -> set[str]:
         value = _value(var)
@@ -324,8 +391,8 @@ class _Rules:
         else:
             raise self.error(
                 var.line,
-                f"{host}: rebootable_labels must be a list or a "
-                f"comma-separated string, not {value!r}",
+                f"{shorten(host)}: rebootable_labels must be a list or a "
+                f"comma-separated string, not {show(value)}",
             )
         labels = set()
         for item in items:
@@ -334,7 +401,7 @@ class _Rules:
             if not sep or not _LABEL_KEY.match(key) or _WHITESPACE.search(label):
                 raise self.error(
                     var.line,
-                    f'{host}: label "{item}" is not key=value '
+                    f'{shorten(host)}: label "{shorten(item)}" is not key=value '
                     "(a key of letters, digits, _ . - /, and no spaces)",
                 )
             labels.add(label)

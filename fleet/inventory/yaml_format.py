@@ -7,17 +7,37 @@ YAML node tree so every host, group and variable keeps its line number.
 
 Where Ansible only warns and drops data (a group that is not a mapping, an unknown key such as
 `host:`), this is an error: an import must not lose hosts silently.
+
+A hostile file is refused before anything walks it: nesting deeper than `MAX_DEPTH` (counted
+through aliases too), aliases that expand the document beyond `ALIAS_BUDGET` plus
+`ALIAS_RATIO` times its own size (a "billion laughs" bomb), and recursive aliases.
 """
 
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from fleet.inventory.errors import shorten
 from fleet.inventory.host_patterns import HostPatternError, expand_host_pattern
 from fleet.inventory.model import ParsedInventory, Var
 
 GROUP_KEYS = ("hosts", "children", "vars")
+# Levels of mappings and lists. Each level of Ansible group nesting takes two (`children:`
+# and the group), so this allows about 50 nested groups, far beyond real inventories, while
+# every recursive walk (PyYAML's composer and constructor, the walker below) stays shallow.
+MAX_DEPTH = 100
+# Nodes that aliases may add, beyond those written in the file: sharing `vars` between groups
+# with `&anchor`/`*alias` or `<<:` merges stays far inside; a 600-byte bomb does not.
+ALIAS_BUDGET = 10_000
+ALIAS_RATIO = 10
+
+
+class _Refused(Exception):
+    def __init__(self, node_or_mark, message: str) -> None:
+        mark = getattr(node_or_mark, "start_mark", node_or_mark)
+        self.line = mark.line + 1 if mark is not None else None
+        self.message = message
 
 
 class VaultValue:
@@ -28,7 +48,27 @@ class VaultValue:
 
 
 class _InventoryLoader(yaml.SafeLoader):
-    """SafeLoader that also knows Ansible's `!unsafe` and `!vault` tags."""
+    """SafeLoader that also knows Ansible's `!unsafe` and `!vault` tags, and counts nodes.
+
+    PyYAML composes recursively, so the nesting depth is bounded while composing.
+    """
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        self.nodes += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused(self.peek_event().start_mark, _too_deep())
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _InventoryLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
@@ -39,17 +79,25 @@ def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep (mappings and lists, aliases included)"
+
+
 def parse_yaml(text: str, filename: str) -> ParsedInventory:
     inventory = ParsedInventory(filename=filename, format="yaml")
     loader = _InventoryLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            check_expansion(root, written=loader.nodes)
+    except _Refused as exc:
+        raise inventory.error(exc.line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise inventory.error(line, f"not valid YAML: {exc.problem or exc}") from exc
+        raise inventory.error(line, f"not valid YAML: {shorten(exc.problem or exc)}") from exc
     except yaml.YAMLError as exc:
-        raise inventory.error(None, f"not valid YAML: {exc}") from exc
+        raise inventory.error(None, f"not valid YAML: {shorten(exc)}") from exc
     finally:
         loader.dispose()
 
@@ -70,6 +118,54 @@ def parse_yaml(text: str, filename: str) -> ParsedInventory:
     for name, (key_node, value_node) in entries.items():
         walker.group(name, key_node, value_node, parent=None)
     return inventory
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_expansion(root: Node, *, written: int) -> None:
+    """Refuse recursive aliases, depth beyond MAX_DEPTH and alias bombs, without expanding.
+
+    Walks the node graph once (each shared node once, with an explicit stack): a node's
+    expanded size and depth are computed from its children's, as a full expansion would
+    see them. `written` is the number of nodes the file itself holds.
+    """
+    budget = ALIAS_BUDGET + ALIAS_RATIO * written
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack = [(root, iter(_children(root)))]
+    on_path.add(id(root))
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            key = id(child)
+            if key in on_path:
+                raise _Refused(node, "an alias refers to a node that contains it (recursive)")
+            if key not in size:
+                on_path.add(key)
+                stack.append((child, iter(_children(child))))
+                break
+        else:
+            stack.pop()
+            key = id(node)
+            on_path.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(kid)] for kid in kids)
+            depth[key] = 1 + max((depth[id(kid)] for kid in kids), default=0)
+            if depth[key] > MAX_DEPTH:
+                raise _Refused(node, _too_deep())
+            if size[key] > budget:
+                raise _Refused(
+                    node,
+                    f"aliases here expand the file to more than {budget} nodes (it holds "
+                    f"{written}); an alias may repeat a node, not multiply the document",
+                )
 
 
 def _is_null(node: Node) -> bool:
@@ -100,22 +196,23 @@ class _Walker:
     def value(self, node: Node) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self.error(node, f"cannot read this value: {exc}") from exc
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:  # int("9" * 10**6): ValueError
+            raise self.error(node, f"cannot read this value: {shorten(exc)}") from exc
 
     def mapping(self, node: MappingNode, where: str) -> dict[str, tuple[Node, Node]]:
         """Keys in order, each with its key and value nodes; `<<` merges resolved."""
         try:
             self.loader.flatten_mapping(node)
         except yaml.YAMLError as exc:
-            raise self.error(node, f"cannot merge into {where}: {exc}") from exc
+            raise self.error(node, f"cannot merge into {shorten(where)}: {shorten(exc)}") from exc
         entries: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             key = self.scalar_key(key_node, where)
             if key in entries:
                 first = _line(entries[key][0])
                 self.inventory.warnings.append(
-                    f"{self.inventory.filename}:{_line(key_node)}: {key!r} is repeated in {where} "
+                    f"{self.inventory.filename}:{_line(key_node)}: {shorten(key)!r} is repeated "
+                    f"in {where} "
                     f"(first on line {first}); the last one is used, as Ansible does"
                 )
             entries[key] = (key_node, value_node)
@@ -141,17 +238,19 @@ class _Walker:
         if not isinstance(node, MappingNode):
             raise self.error(
                 node,
-                f'group "{name}" must be a mapping of hosts, children and vars, '
+                f'group "{shorten(name)}" must be a mapping of hosts, children and vars, '
                 f"not a {_kind(node)}",
             )
-        for key, (section_key, section_node) in self.mapping(node, f'group "{name}"').items():
+        for key, (section_key, section_node) in self.mapping(
+            node, f'group "{shorten(name)}"'
+        ).items():
             if key not in GROUP_KEYS:
                 raise self.error(
                     section_key,
-                    f'unexpected key "{key}" in group "{name}": '
+                    f'unexpected key "{shorten(key)}" in group "{shorten(name)}": '
                     'a group holds only "hosts", "children" and "vars"',
                 )
-            entries = self.section(section_node, f'"{key}" of group "{name}"')
+            entries = self.section(section_node, f'"{key}" of group "{shorten(name)}"')
             if key == "vars":
                 group_vars = inventory.group(name, None).vars
                 for var, (var_key, var_node) in entries.items():
@@ -176,9 +275,12 @@ class _Walker:
             if not isinstance(node, MappingNode):
                 raise self.error(
                     node,
-                    f'the variables of host "{pattern}" must be a mapping, not a {_kind(node)}',
+                    f'the variables of host "{shorten(pattern)}" must be a mapping, '
+                    f"not a {_kind(node)}",
                 )
-            for var, (var_key, var_node) in self.mapping(node, f'host "{pattern}"').items():
+            for var, (var_key, var_node) in self.mapping(
+                node, f'host "{shorten(pattern)}"'
+            ).items():
                 variables[var] = Var(self.value(var_node), _line(var_key))
         for name in names:
             self.inventory.add_host(name, line, group).vars.update(variables)

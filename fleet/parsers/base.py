@@ -34,6 +34,12 @@ def split_sections(raw: str) -> dict[str, str]:
     return sections
 
 
+def is_small_number(value: str, digits: int = 9) -> bool:
+    """ASCII digits that `int()` reads at once (`"²".isdigit()` is true, and `int()` of
+    thousands of digits raises)."""
+    return 0 < len(value) <= digits and value.isascii() and value.isdigit()
+
+
 def lines(text: str) -> list[str]:
     """Non-blank lines, right-stripped."""
     return [line.rstrip() for line in normalise_newlines(text).split("\n") if line.strip()]

@@ -30,13 +30,31 @@ def parse_modules_dirs(text: str) -> list[str]:
     return [line.strip() for line in lines(text)]
 
 
+def _kernel_image_release(value: str) -> str | None:
+    """The release in a kernel image path or name (`/boot/vmlinuz-X`, `Image-X`), or None.
+
+    `_VMLINUZ` ends in `\\S+$`, so only the last whitespace-free run of the value can match;
+    searching the whole value would rescan that run from every `/` in it (quadratic).
+    """
+    value = value[:-1] if value.endswith("\n") else value
+    tokens = value.split()
+    if not tokens or value[-1].isspace():
+        return None
+    last = tokens[-1]
+    match = _VMLINUZ.search(last)
+    if match and match.start() == 0 and not match.group().startswith("/") and value != last:
+        # `^` anchors at the start of the whole value, not of its last word: look further on.
+        match = _VMLINUZ.search(last, 1)
+    return match.group(1) if match else None
+
+
 def kernels_in_boot(files: list[str]) -> list[str]:
     """Kernel releases that have an image in /boot (`vmlinuz-X`)."""
     found = []
     for name in files:
-        match = _VMLINUZ.search(name)
-        if match and not name.endswith((".hmac", ".sig")):
-            found.append(match.group(1))
+        release = _kernel_image_release(name)
+        if release and not name.endswith((".hmac", ".sig")):
+            found.append(release)
     return found
 
 
@@ -126,8 +144,7 @@ def parse_kernels_rpm(text: str) -> list[dict[str, str]]:
 
 
 def release_from_kernel_path(value: str) -> str | None:
-    match = _VMLINUZ.search(value.strip())
-    return match.group(1) if match else None
+    return _kernel_image_release(value.strip())
 
 
 def parse_default_kernel(text: str) -> str | None:
@@ -163,6 +180,9 @@ def parse_grub_default(text: str) -> dict[str, str]:
     return values
 
 
+# Menu entry titles and ids are short; a longer value names no kernel we could boot, and
+# bounding it bounds the searches below (their cost grows with the square of the length).
+MAX_GRUB_ENTRY = 512
 _BLS_ID = re.compile(r"^[0-9a-f]{32}-(?P<release>.+?)(?:\.conf)?$")
 _GNULINUX_ID = re.compile(r"gnulinux-(?P<release>\d\S*?)-(?:advanced|recovery)-")
 _TITLE_WITH_LINUX = re.compile(r"Linux (?P<release>\d\S*)")
@@ -178,7 +198,7 @@ def resolve_grub_entry(entry: str) -> str | None:
     kernel without grub.cfg, so it resolves to None.
     """
     entry = entry.strip()
-    if not entry or entry.isdigit() or entry == "saved":
+    if not entry or entry.isdigit() or entry == "saved" or len(entry) > MAX_GRUB_ENTRY:
         return None
     if ">" in entry:
         tail = entry.rsplit(">", 1)[1].strip()
@@ -220,9 +240,35 @@ def parse_vmlinuz_link(text: str) -> list[str]:
     return releases
 
 
-_DF_ROW = re.compile(
-    r"^(?P<fs>.+?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+(?P<pct>\d+%|-)\s+(?P<mount>/.*)$"
-)
+_WORD = re.compile(r"\S+")
+_PERCENT = re.compile(r"\d+%|-")
+
+
+def _df_row(line: str) -> dict[str, str] | None:
+    """`<filesystem> <size> <used> <avail> <capacity> <mount point>`, found by words.
+
+    The filesystem and the mount point may hold spaces: the row is the first run of three
+    numbers and a capacity followed by a word starting with `/`. Scanning words keeps this
+    linear (a regex with a lazy filesystem group backtracks over long runs of blanks).
+    """
+    words = [(m.start(), m.group()) for m in _WORD.finditer(line)]
+    for i in range(1, len(words) - 4):
+        size, used, avail, pct, mount = (w for _, w in words[i : i + 5])
+        if (
+            size.isdecimal()
+            and used.isdecimal()
+            and avail.isdecimal()
+            and _PERCENT.fullmatch(pct)
+            and mount.startswith("/")
+        ):
+            return {
+                "fs": line[: words[i][0]].rstrip(),
+                "size": size,
+                "used": used,
+                "avail": avail,
+                "mount": line[words[i + 4][0] :],
+            }
+    return None
 
 
 def parse_boot_df(text: str) -> dict[str, object] | None:
@@ -231,24 +277,26 @@ def parse_boot_df(text: str) -> dict[str, object] | None:
     if not found:
         return None
     block = 1024
-    header = re.search(r"(\d+)-blocks|(\d+)K-blocks|1K-blocks", found[0])
+    header = re.search(r"(\d{1,9})-blocks|(\d{1,9})K-blocks|1K-blocks", found[0])
     if header:
         if header.group(1):
             block = int(header.group(1))
         elif header.group(2):
             block = int(header.group(2)) * 1024
     for line in found:
-        match = _DF_ROW.match(line.strip())
-        if match:
+        row = _df_row(line.strip())
+        if row:
 
             def kib(value: str) -> int:
+                if len(value) > 30:
+                    raise ParseError(f"`df -P` size is not a plausible number: {value[:40]!r}")
                 return int(value) * block // 1024
 
             return {
-                "filesystem": match.group("fs"),
-                "size_kb": kib(match.group("size")),
-                "used_kb": kib(match.group("used")),
-                "available_kb": kib(match.group("avail")),
-                "mount_point": match.group("mount"),
+                "filesystem": row["fs"],
+                "size_kb": kib(row["size"]),
+                "used_kb": kib(row["used"]),
+                "available_kb": kib(row["avail"]),
+                "mount_point": row["mount"],
             }
     raise ParseError("no `df -P` row (filesystem, sizes, capacity, mount point)")

@@ -28,6 +28,19 @@ _PLAIN_PATCH_STATES = (
 _PLAIN_KERNEL_UNSUPPORTED = re.compile(r"not (?:supported|covered)|no longer (?:supported|covered)")
 _PLAIN_KERNEL_ENDED = re.compile(r"(?:support|coverage) (?:has )?ended|please upgrade")
 _CVE_LINE = re.compile(r"^\s*\*\s*(?P<name>\S+?):?(?:\s|$)")
+# libyaml when present: the pure-Python loader costs ~50x more CPU per byte of hostile input.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _scalar(value: object) -> str | None:
+    """A plain value as text; a list or mapping (or a YAML alias to one) is not a name.
+
+    Only scalars are ever turned into text: `str()` of an aliased structure (a YAML alias
+    bomb) would expand it exponentially.
+    """
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 def _fixes_from_text(value: str) -> list[dict[str, object]]:
@@ -46,9 +59,9 @@ def _fixes(value: object) -> list[dict[str, object]]:
     if isinstance(value, list):
         patches = []
         for fix in value:
-            if isinstance(fix, dict) and fix.get("Name"):
+            if isinstance(fix, dict) and _scalar(fix.get("Name")):
                 patches.append(
-                    {"name": str(fix["Name"]), "enabled": bool(fix.get("Patched", True))}
+                    {"name": _scalar(fix["Name"]), "enabled": bool(fix.get("Patched", True))}
                 )
             elif isinstance(fix, str):
                 patches.append({"name": fix, "enabled": True})
@@ -58,7 +71,7 @@ def _fixes(value: object) -> list[dict[str, object]]:
 
 def _ci(mapping: dict, *names: str) -> object:
     """Case-insensitive lookup: JSON says `Kernel`, YAML says `kernel`."""
-    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    lowered = {k.lower(): v for k, v in mapping.items() if isinstance(k, str)}
     for name in names:
         if name.lower() in lowered:
             return lowered[name.lower()]
@@ -75,16 +88,16 @@ def _from_structured(document: dict) -> dict[str, object]:
     running = next((s for s in entries if _ci(s, "running") is True), entries[0])
     patch = _ci(running, "livepatch")
     patch = patch if isinstance(patch, dict) else {}
-    state = str(_ci(patch, "patchState", "state") or "unknown")
-    supported = _ci(running, "supported")
+    state = _scalar(_ci(patch, "patchState", "state")) or "unknown"
+    supported = _scalar(_ci(running, "supported"))
     if state == UPGRADE_REQUIRED or supported in _SUPPORT_NEEDS_UPGRADE:
         state = UPGRADE_REQUIRED
     elif supported == "unsupported":
         state = "unsupported"
     return {
         "state": state,
-        "kernel": _ci(running, "kernel"),
-        "version": str(_ci(patch, "version") or "") or None,
+        "kernel": _scalar(_ci(running, "kernel")),
+        "version": _scalar(_ci(patch, "version")) or None,
         "supported": supported,
         "patches": _fixes(_ci(patch, "fixes")),
     }
@@ -150,6 +163,8 @@ def parse_livepatch_canonical(text: str) -> dict[str, object] | None:
             document = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise ParseError(f"livepatch JSON is invalid: {exc.msg} at line {exc.lineno}") from exc
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
+            raise ParseError(f"livepatch JSON is not plausible: {type(exc).__name__}") from exc
         if not isinstance(document, dict):
             raise ParseError("livepatch JSON is not an object")
         return _from_structured(document)
@@ -157,11 +172,13 @@ def parse_livepatch_canonical(text: str) -> dict[str, object] | None:
     if plain is not None:
         return plain
     try:
-        document = yaml.safe_load(stripped)
+        document = yaml.load(stripped, Loader=_YAML_LOADER)  # a safe loader, C or Python
     except yaml.YAMLError as exc:
         raise ParseError(
-            f"livepatch output is neither JSON, YAML nor the plain format: {exc}"
+            f"livepatch output is neither JSON, YAML nor the plain format: {str(exc)[:200]}"
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"livepatch YAML is not plausible: {type(exc).__name__}") from exc
     if isinstance(document, dict) and _ci(document, "status") is not None:
         return _from_structured(document)
     raise ParseError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .base import ParseError, lines
+from .base import ParseError, is_small_number, lines
 
 
 def parse_reboot_required(text: str) -> bool:
@@ -56,7 +56,7 @@ def parse_needrestart(text: str) -> dict[str, object] | None:
         elif key in ("KCUR", "KEXP"):
             result[key.lower()] = value or None
         elif key in ("KSTA", "UCSTA"):
-            result[key.lower()] = int(value) if value.isdigit() else None
+            result[key.lower()] = int(value) if is_small_number(value) else None
         elif key == "SVC":
             result["services"].append(value)  # type: ignore[union-attr]
         elif key == "CONT":

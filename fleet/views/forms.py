@@ -115,6 +115,10 @@ class InventoryUploadForm(forms.Form):
     prune = forms.BooleanField(
         required=False, label="Remove hosts that are not in this file (prune)"
     )
+    allow_group_shrink = forms.BooleanField(
+        required=False,
+        label="Let a redundancy group lose members while a rollout is open on it",
+    )
     action = forms.ChoiceField(choices=ACTIONS, initial="preview")
 
     def clean(self):

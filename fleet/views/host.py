@@ -1,11 +1,20 @@
-"""The host page: facts, kernels, drift, findings, history; "Audit now" and "Accept host key"."""
+"""The host page: facts, kernels, drift, findings, history; "Audit now" and "Accept host key".
+
+The page stays small whatever the host reported: each list (findings, services that will not
+come back, failed units, mounts, sysctl drift) shows one page of rows with its own pager
+(`?findings_page=2`), only the parts of the facts document the page shows are read (in the
+database: 50,000 services are never decoded), and the raw probe output is previewed.
+"""
 
 import binascii
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Length, Substr
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
@@ -16,6 +25,7 @@ from fleet.hostkeys import accept_offered_key
 from fleet.models import Host, ProbeOutput
 from fleet.roles import admin_required, operator_required
 from fleet.ssh import fingerprint_sha256
+from fleet.templatetags.fleet_ui import qs
 from fleet.views.common import UNPROCESSABLE, htmx_target, render_page, viewer_required
 from fleet.views.forms import AcceptKeyForm, AcknowledgeForm
 from reboots import actions
@@ -23,7 +33,22 @@ from reboots.views import host_history
 
 HISTORY_ROWS = 20
 RESOLVED_ROWS = 20
+LIST_ROWS = 50  # rows per page of each list on the host page
+RAW_PREVIEW_CHARS = 64 * 1024
 SERVICE_NOT_ENABLED = "service-not-enabled"
+# The parts of the facts document the page shows, read out of it in the database.
+FACT_PATHS = {
+    "installed_kernels": ("installed_kernels",),
+    "booted_kernel": ("booted_kernel",),
+    "newest_installed_kernel": ("newest_installed_kernel",),
+    "default_boot_kernel": ("default_boot_kernel",),
+    "reboot_reasons": ("reboot_reasons",),
+    "livepatch": ("livepatch",),
+    "failed_units": ("systemd", "failed"),
+    "mounts_drift": ("mounts_drift",),
+    "sysctl_drift": ("sysctl_drift",),
+    "errors": ("errors",),
+}
 IN_PROGRESS = (Host.AuditStatus.QUEUED, Host.AuditStatus.RUNNING)
 
 
@@ -82,39 +107,100 @@ def facts_before_down(host: Host) -> bool:
     return host.last_audit_ok_at is None or host.last_audit_ok_at <= host.liveness_since
 
 
-def host_context(host: Host) -> dict:
-    """Everything the host page shows; each history is a bounded query."""
-    facts = _dict(host.facts)
-    findings = list(
-        host.findings.filter(resolved_at__isnull=True)
-        .select_related("acknowledged_by")
+def shown_facts(host: Host) -> dict:
+    """The parts of the host's facts the page shows, in one query that leaves the rest (unit
+    lists, every service) in the database."""
+
+    def path(keys: tuple[str, ...]):
+        expression = "facts"
+        for key in keys:
+            expression = KeyTransform(key, expression)
+        return expression
+
+    annotations = {f"shown_{name}": path(keys) for name, keys in FACT_PATHS.items()}
+    row = Host.objects.filter(pk=host.pk).annotate(**annotations).values(*annotations).first() or {}
+    return {name: row.get(f"shown_{name}") for name in FACT_PATHS}
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def paged(items, params: QueryDict, param: str, anchor: str) -> Page:
+    """One page of `items` (a list or a queryset), numbered by `params[param]`, with the URLs
+    of the other pages: `page.links` [(number or None for a gap, query string)],
+    `page.previous_url`, `page.next_url`. Other lists keep their own page in every link."""
+    page = Paginator(items, LIST_ROWS).get_page(params.get(param))
+
+    def link(number: int) -> str:
+        return f"{qs(params, **{param: number if number > 1 else None}) or '?'}#{anchor}"
+
+    page.links = [
+        (None, "") if number == page.paginator.ELLIPSIS else (number, link(number))
+        for number in page.paginator.get_elided_page_range(page.number, on_each_side=2)
+    ]
+    page.previous_url = link(page.previous_page_number()) if page.has_previous() else ""
+    page.next_url = link(page.next_page_number()) if page.has_next() else ""
+    return page
+
+
+def host_context(host: Host, params: QueryDict | None = None) -> dict:
+    """Everything the host page shows; every list and history is a bounded query or slice."""
+    params = params if params is not None else QueryDict()
+    facts = shown_facts(host)
+    kernel_facts = {
+        "installed_kernels": [k for k in _list(facts["installed_kernels"]) if isinstance(k, str)],
+        "booted_kernel": _text(facts["booted_kernel"]),
+        "newest_installed_kernel": _text(facts["newest_installed_kernel"]),
+        "default_boot_kernel": _text(facts["default_boot_kernel"]),
+    }
+    kernels = kernel_rows(kernel_facts)
+    open_findings = host.findings.filter(resolved_at__isnull=True)
+    findings = (
+        open_findings.select_related("acknowledged_by")
         .annotate(rank=stats.severity_rank())
-        .order_by("rank", "kind", "subject")
+        .order_by("rank", "kind", "subject", "pk")
     )
-    systemd = _dict(facts.get("systemd"))
-    mounts = _dict(facts.get("mounts_drift"))
-    livepatch = _dict(facts.get("livepatch"))
+    not_coming_back = open_findings.filter(kind=SERVICE_NOT_ENABLED).order_by("subject", "pk")
+    mounts = _dict(facts["mounts_drift"])
+    mount_rows = [(point, "not-mounted") for point in _list(mounts.get("not_mounted"))] + [
+        (point, "not-in-fstab") for point in _list(mounts.get("not_in_fstab"))
+    ]
+    livepatch = _dict(facts["livepatch"])
+    livepatches = [p for p in _list(livepatch.get("patches")) if isinstance(p, dict)]
+    probe_output = (
+        ProbeOutput.objects.filter(host=host)
+        .defer("text")
+        .annotate(preview=Substr("text", 1, RAW_PREVIEW_CHARS), size=Length("text"))
+        .first()
+    )
     return {
         "host": host,
-        "facts": facts,
         "facts_before_down": facts_before_down(host),
-        "kernels": kernel_rows(facts),
-        "reboot_reasons": _list(facts.get("reboot_reasons")),
+        "kernels": kernels[:LIST_ROWS],
+        "kernels_hidden": max(len(kernels) - LIST_ROWS, 0),
+        "reboot_reasons": [r for r in _list(facts["reboot_reasons"]) if isinstance(r, str)],
         "livepatch": livepatch,
-        "livepatches": [p for p in _list(livepatch.get("patches")) if isinstance(p, dict)],
-        "not_coming_back": [f for f in findings if f.kind == SERVICE_NOT_ENABLED],
-        "failed_units": _list(systemd.get("failed")),
-        "not_mounted": _list(mounts.get("not_mounted")),
-        "not_in_fstab": _list(mounts.get("not_in_fstab")),
-        "sysctl_drift": [d for d in _list(facts.get("sysctl_drift")) if isinstance(d, dict)],
-        "fact_errors": [e for e in _list(facts.get("errors")) if isinstance(e, dict)],
-        "findings": findings,
+        "livepatches": livepatches[:LIST_ROWS],
+        "livepatches_hidden": max(len(livepatches) - LIST_ROWS, 0),
+        "not_coming_back": paged(not_coming_back, params, "services_page", "services-h"),
+        "failed_units": paged(_list(facts["failed_units"]), params, "failed_page", "failed-h"),
+        "mounts": paged(mount_rows, params, "mounts_page", "mounts-h"),
+        "sysctl_drift": paged(
+            [d for d in _list(facts["sysctl_drift"]) if isinstance(d, dict)],
+            params,
+            "sysctl_page",
+            "sysctl-h",
+        ),
+        "fact_errors": [e for e in _list(facts["errors"]) if isinstance(e, dict)][:LIST_ROWS],
+        "findings": paged(findings, params, "findings_page", "findings-h"),
         "resolved": host.findings.filter(resolved_at__isnull=False).order_by("-resolved_at")[
             :RESOLVED_ROWS
         ],
         "audits": host.audits.all()[:HISTORY_ROWS],
         "boots": host.boots.all()[:HISTORY_ROWS],
-        "probe_output": ProbeOutput.objects.filter(host=host).first(),
+        "probe_output": probe_output,
+        "raw_hidden": max(probe_output.size - RAW_PREVIEW_CHARS, 0) if probe_output else 0,
         "offered_fingerprint": offered_fingerprint(host),
         "pinned_fingerprint": pinned_fingerprint(host),
         "ack_form": AcknowledgeForm(),
@@ -135,7 +221,8 @@ def _audit_status_response(request: HttpRequest, host: Host) -> HttpResponse:
 @require_safe
 @viewer_required
 def host_detail(request: HttpRequest, name: str) -> HttpResponse:
-    host = get_object_or_404(Host.objects.prefetch_related("groups"), name=name)
+    # The facts document can be megabytes: host_context reads the parts it shows.
+    host = get_object_or_404(Host.objects.defer("facts").prefetch_related("groups"), name=name)
     if htmx_target(request) == "audit-status":
         return _audit_status_response(request, host)
     if htmx_target(request) == "host-liveness":
@@ -143,7 +230,7 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render_page(
         request,
         "fleet/host.html",
-        host_context(host),
+        host_context(host, request.GET),
         {"host-body": "host-body", "host-key": "host-key"},
     )
 

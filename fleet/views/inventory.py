@@ -32,6 +32,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 prune=data["prune"],
                 actor=request.user,
                 dry_run=dry_run,
+                allow_group_shrink=data["allow_group_shrink"],
             )
         except InventoryError as exc:
             form.add_error(None, str(exc))
@@ -48,6 +49,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             "text": data["text"],
             "filename": data["filename"],
             "prune": data["prune"],
+            "allow_group_shrink": data["allow_group_shrink"],
             "action": "import",
         }
     )

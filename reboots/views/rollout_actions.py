@@ -171,7 +171,7 @@ def retry(request: HttpRequest, pk: int, attempt_pk: int) -> HttpResponse:
         request,
         attempt.rollout,
         lambda: actions.retry(attempt, request.user),
-        f"{attempt.host.name} will be tried again.",
+        f"{attempt.host_label} will be tried again.",
     )
 
 
@@ -183,10 +183,10 @@ def skip(request: HttpRequest, pk: int, attempt_pk: int) -> HttpResponse:
         request,
         attempt.rollout,
         lambda reason: actions.skip(attempt, request.user, reason),
-        f"{attempt.host.name} skipped.",
-        title=f"Skip {attempt.host.name}?",
+        f"{attempt.host_label} skipped.",
+        title=f"Skip {attempt.host_label}?",
         consequence=(
-            f"{attempt.host.name} is not rebooted by this rollout; the rollout goes on without it."
+            f"{attempt.host_label} is not rebooted by this rollout; the rollout goes on without it."
         ),
         button="Skip host",
         danger=True,

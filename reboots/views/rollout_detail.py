@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -185,7 +185,7 @@ def rollout_context(
         "window": window_status(rollout, policy, now),
         "soaking": soaking,
         "awaiting": [v.wave for v in waves if v.wave.state == Wave.State.AWAITING_APPROVAL],
-        "failed_hosts": [a.host.name for a in attempts if a.state == A.FAILED],
+        "failed_hosts": [a.host_label for a in attempts if a.state == A.FAILED],
         "events": list(events[:EVENTS_SHOWN]),
         "events_total": events.count(),
         "polling": rollout.is_active,
@@ -227,12 +227,16 @@ def attempt_detail(request: HttpRequest, pk: int, attempt_pk: int) -> HttpRespon
         {"name": name, "before": before.get(name) or {}, "after": after.get(name) or {}}
         for name in sorted(set(before) | set(after))
     ]
+    # A removed host's events lost their link too: find them by the attempt they are about.
+    host_events = (
+        Q(host_id=attempt.host_id)
+        if attempt.host_id is not None
+        else Q(target_type="rebootattempt", target_id=str(attempt.pk))
+    )
     context = {
         "attempt": attempt,
         "rollout": attempt.rollout,
         "services": services,
-        "events": attempt.rollout.events.filter(host_id=attempt.host_id).order_by("-at", "-id")[
-            :EVENTS_SHOWN
-        ],
+        "events": attempt.rollout.events.filter(host_events).order_by("-at", "-id")[:EVENTS_SHOWN],
     }
     return render(request, "reboots/attempt.html", context)

@@ -33,6 +33,23 @@
     });
   });
 
+  // Behaviour declared in data attributes, bound here: the Content-Security-Policy runs no
+  // inline handlers (onclick=, onchange=).
+  // <button data-confirm="Remove this freeze?">: ask before the form is sent.
+  document.addEventListener("click", function (event) {
+    var el = event.target.closest && event.target.closest("[data-confirm]");
+    if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
+  });
+  // <button data-print>: print the page.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("button[data-print]")) window.print();
+  });
+  // <select data-autosubmit>: a new choice sends its form (the submit button stays for no-JS).
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.requestSubmit();
+  });
+
   // Keep pushed URLs short and shareable: drop empty filter fields from GET requests.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb !== "get") return;

@@ -1,8 +1,9 @@
 """API personas: token-authenticated clients for each role, and an anonymous one."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from api.models import ApiToken
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +17,8 @@ def _plain_static_files(settings):
 
 def _token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _, key = ApiToken.issue(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

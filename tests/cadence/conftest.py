@@ -28,6 +28,12 @@ _numbers = itertools.count(1)
 KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIBm9Hq6bTe5yJxw6vQ8a1Ckf2dYpX3vB1r8p3cVgq7h2"
 
 
+@pytest.fixture(autouse=True)
+def _outbound_to_loopback(settings):
+    # Gates and Alertmanager listen on loopback here; production refuses such addresses.
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def make_group(db):
     def make(name: str, max_unavailable: str = "1", max_uptime_days: int | None = None):

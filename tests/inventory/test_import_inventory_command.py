@@ -1,4 +1,4 @@
-"""`manage.py import_inventory PATH [--format] [--prune] [--dry-run]`."""
+"""`manage.py import_inventory PATH [--format] [--prune] [--allow-group-shrink] [--dry-run]`."""
 
 import io
 import sys
@@ -25,7 +25,8 @@ def test_it_imports_a_file_and_says_0_created_0_updated_the_second_time():
     out, err = run(path)
     assert out.splitlines()[0] == (
         f"{path} (ini): 15 created, 0 updated, 0 unchanged, 0 removed, 1 skipped; "
-        "redundancy groups: 2 created, 0 updated"
+        "redundancy groups: 2 created, 0 updated; "
+        "group members: 14 added, 0 removed (db +5 -0, web +9 -0)"
     )
     assert "warning: " in err and "localhost: skipped" in err
     again, _ = run(path)

@@ -20,7 +20,7 @@ DESIGN_KEYS = {
 EXTRA_KEYS = {
     "probe_version", "sections_ok", "uptime_seconds", "boot_free_mb", "default_boot_kernel_inferred",
     "package_family", "newest_kernel_has_initrd", "booted_kernel_modules_present", "needrestart",
-    "unit_file_states", "socket_activated", "timer_activated",
+    "unit_file_states", "socket_activated", "timer_activated", "sections_cut",
 }  # fmt: skip
 
 

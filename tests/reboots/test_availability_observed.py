@@ -246,3 +246,17 @@ def test_it_records_when_a_host_starts_waiting_for_its_group_and_when_a_down_hos
     seen_by_audit(two, "boot-2")
     back = Event.objects.get(verb="host.up", host=two)
     assert back.detail.startswith("seen up at an audit; it was down: failed in rollout")
+
+
+def test_it_never_rewrites_an_ended_rollouts_record(web, make_policy, make_rollout, operator):
+    _group, (one, _two, _three) = web
+    rollout = make_rollout([one], make_policy(canary_size=1, failure_budget=0))
+    engine.tick()
+    attempt = rollout.attempts.get()
+    reboot(attempt)
+    fail(attempt)
+    actions.abort(rollout, operator, "stop")
+    with pytest.raises(actions.ActionError, match="unfinished rollout"):
+        actions.skip(attempt, operator, "after the end")
+    attempt.refresh_from_db()
+    assert attempt.state == A.FAILED

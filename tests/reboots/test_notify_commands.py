@@ -60,6 +60,7 @@ def receiver():
 @pytest.fixture(autouse=True)
 def _no_celery(settings):
     settings.REBOOTS_NOTIFY_VIA_CELERY = False
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the receivers listen on loopback
 
 
 def test_it_posts_a_slack_compatible_body_when_a_rollout_pauses(
@@ -96,7 +97,7 @@ def test_it_retries_a_failing_webhook_with_growing_delays_then_gives_up(
     row.refresh_from_db()
     assert row.state == Notification.State.GAVE_UP
     assert row.tries == notify.MAX_TRIES == len(hook.bodies)
-    assert "HTTP Error 500" in row.last_error
+    assert "answered HTTP 500" in row.last_error
     assert len(delays) == notify.MAX_TRIES - 1
     assert delays[0] < delays[3] < delays[-1] <= 900 * 1.2
 
@@ -180,3 +181,57 @@ def test_it_notifies_when_a_wave_needs_approval_and_when_the_rollout_completes(
     assert hook.bodies[1]["text"].endswith(
         "completed: 0 rebooted and verified, 0 failed, 2 skipped"
     )
+
+
+def test_it_runs_a_controller_command_without_the_workers_secrets(tmp_path, monkeypatch, settings):
+    for name, value in {
+        "SECRET_KEY": "s3cret-key",
+        "DATABASE_URL": "postgres://u:pw@db/x",
+        "REDIS_URL": "redis://:pw@redis/0",
+        "SSH_KEY_FILE": "/keys/id_ed25519",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "KUBECONFIG": "/etc/rebootable/kubeconfig",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    settings.CONTROLLER_COMMAND_ENV = ["KUBECONFIG", "VAULT_ADDR"]
+    dump = tmp_path / "env"
+    outcome = commands.run(spec(f"env > {dump}"), FakeHost("web-1"))
+    assert outcome.ok, outcome.describe()
+    seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    # /bin/sh may add its own PWD, SHLVL and `_`; nothing else of the worker's gets through.
+    assert set(seen) - {"PWD", "SHLVL", "_", "OLDPWD"} == {
+        "PATH",
+        "REBOOTABLE_HOST",
+        "REBOOTABLE_ADDRESS",
+        "KUBECONFIG",
+    }
+    assert seen["KUBECONFIG"] == "/etc/rebootable/kubeconfig"
+    assert seen["REBOOTABLE_HOST"] == "web-1"
+    text = dump.read_text()
+    for secret in ("s3cret-key", "pw@db", "pw@redis", "id_ed25519", "aws-secret"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL_FILE", "not a name"])
+def test_it_refuses_to_pass_the_products_own_secrets_to_controller_commands(name, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "REBOOTABLE_VAR_DIR": str(tmp_path),
+        "CONTROLLER_COMMAND_ENV": f"KUBECONFIG,{name}",
+    }
+    shown = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode != 0
+    assert "ImproperlyConfigured: CONTROLLER_COMMAND_ENV" in shown.stderr

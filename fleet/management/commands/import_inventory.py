@@ -1,4 +1,5 @@
-"""`manage.py import_inventory PATH [--format ini|yaml|csv] [--prune] [--dry-run]`."""
+"""`manage.py import_inventory PATH [--format ini|yaml|csv] [--prune] [--allow-group-shrink]
+[--dry-run]`."""
 
 from pathlib import Path
 
@@ -22,10 +23,24 @@ class Command(BaseCommand):
             "--prune", action="store_true", help="remove hosts that are not in the file"
         )
         parser.add_argument(
+            "--allow-group-shrink",
+            action="store_true",
+            help="let a redundancy group lose members while a rollout is open on it",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="show what would change, write nothing"
         )
 
-    def handle(self, *args, path: str, format: str | None, prune: bool, dry_run: bool, **options):
+    def handle(
+        self,
+        *args,
+        path: str,
+        format: str | None,
+        prune: bool,
+        dry_run: bool,
+        allow_group_shrink: bool,
+        **options,
+    ):
         if path == "-":
             import sys
 
@@ -38,7 +53,13 @@ class Command(BaseCommand):
         try:
             text = decode_inventory(data, name)
             result = import_text(
-                text, name, prune=prune, actor=None, dry_run=dry_run, format=format
+                text,
+                name,
+                prune=prune,
+                actor=None,
+                dry_run=dry_run,
+                format=format,
+                allow_group_shrink=allow_group_shrink,
             )
         except InventoryError as exc:
             raise CommandError(str(exc)) from exc
@@ -55,8 +76,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"  + redundancy group {group}")
             for group in result.groups_updated:
                 self.stdout.write(f"  ~ redundancy group {group}")
-        # Removals are always listed: they cannot be undone.
+        # Removals and membership changes are always listed: they change what a limit protects.
         for host in result.removed:
             self.stdout.write(f"  - {host}")
+        for line in result.membership_lines():
+            self.stdout.write(f"  members of {line}")
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")

@@ -4,6 +4,7 @@ import json
 import sys
 from datetime import datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fleet.facts import parse_probe
@@ -47,5 +48,6 @@ class Command(BaseCommand):
             max_uptime_days=options["max_uptime_days"],
             boot_space_min_mb=options["boot_space_min_mb"],
             now=now,
+            findings_per_kind=settings.FINDINGS_PER_KIND_MAX,
         )
         self.stdout.write(json.dumps(facts, indent=2, sort_keys=True, ensure_ascii=False))
