@@ -33,9 +33,7 @@ window.print = () => { window.__printed = true; };
 
 @pytest.fixture
 def admin(roles, django_user_model):
-    return django_user_model.objects.create_superuser(
-        "ada-admin", password=support.People.password
-    )
+    return django_user_model.objects.create_superuser("ada-admin", password=support.People.password)
 
 
 def closed_window() -> list[dict]:
@@ -132,7 +130,7 @@ def test_every_page_works_under_the_policy(browse, admin, browser_lab, shots):
     # data-autosubmit (was onchange=submit) and data-print (was onclick=print).
     visit("/reports/")
     weeks = page.locator("select[name=weeks]")
-    other = [v for v in weeks.locator("option").evaluate_all("os => os.map(o => o.value)")][-1]
+    other = list(weeks.locator("option").evaluate_all("os => os.map(o => o.value)"))[-1]
     with page.expect_navigation(url=re.compile(rf".*weeks={other}")):
         weeks.select_option(other)
     page.get_by_role("button", name="Print").click()

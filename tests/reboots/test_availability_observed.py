@@ -231,7 +231,7 @@ def test_it_counts_down_hosts_in_one_query(web, django_assert_num_queries):
 def test_it_records_when_a_host_starts_waiting_for_its_group_and_when_a_down_host_is_back(
     web, make_policy, make_rollout
 ):
-    _group, (one, two, three) = web
+    _group, (_one, two, three) = web
     rollout = make_rollout([two, three], make_policy(canary_size=1, failure_budget=1))
     engine.tick()
     first = rollout.attempts.get(host=two)
