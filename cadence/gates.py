@@ -85,7 +85,7 @@ def _ask_http(gate: Gate, host: str | None) -> tuple[bool, str, dict]:
         url = url.replace(matchers.HOST_PLACEHOLDER, urllib.parse.quote(host, safe=""))
     shown = outbound.redact(url)
     try:
-        answer = outbound.request("GET", url, timeout=gate.timeout_seconds)
+        answer = outbound.request("GET", url, timeout=gate.bounded_timeout)
     except outbound.OutboundError as exc:
         return False, f"gate {gate.name}: {exc}", {"url": shown}
     if answer.ok:
@@ -105,7 +105,7 @@ def _ask_alertmanager(gate: Gate, host: str | None) -> tuple[bool, str, dict]:
         return True, "", {"note": "no matchers: this gate only opens silences"}
     if host is not None:
         wanted = matchers.for_host(wanted, host)
-    client = Alertmanager(gate.url, timeout=gate.timeout_seconds)
+    client = Alertmanager(gate.url, timeout=gate.bounded_timeout)
     try:
         alerts = client.firing(wanted)
     except AlertmanagerError as exc:
@@ -227,7 +227,7 @@ def open_silence(attempt: RebootAttempt, ends_at: datetime) -> list[AlertSilence
             f"Rebooting {host.name} (rollout #{rollout.pk}, attempt #{attempt.pk}); "
             "expired by Rebootable when the reboot ends"
         )
-        client = Alertmanager(gate.url, timeout=gate.timeout_seconds)
+        client = Alertmanager(gate.url, timeout=gate.bounded_timeout)
         try:
             silence_id = client.create_silence(wanted, row.starts_at, ends_at, comment)
         except AlertmanagerError as exc:
@@ -257,7 +257,7 @@ def open_silence(attempt: RebootAttempt, ends_at: datetime) -> list[AlertSilence
 
 
 def _expire(row: AlertSilence, now: datetime) -> bool:
-    client = Alertmanager(row.gate.url, timeout=row.gate.timeout_seconds)
+    client = Alertmanager(row.gate.url, timeout=row.gate.bounded_timeout)
     try:
         client.expire_silence(row.silence_id)
     except AlertmanagerError as exc:

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from cadence import matchers
+from core.outbound import redact
 from fleet.fields import HttpsURLField
 from reboots import selection
 from reboots.models import RebootAttempt, RebootPolicy, Rollout
@@ -238,6 +239,17 @@ class Gate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def bounded_timeout(self) -> float:
+        """The timeout used when asking: rows saved before the bounds existed are clamped."""
+        value = self.timeout_seconds if self.timeout_seconds is not None else GATE_TIMEOUT.high
+        return min(max(float(value), GATE_TIMEOUT.low), GATE_TIMEOUT.high)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without credentials or query (tokens often ride there), for viewers."""
+        return redact(self.url)
 
     def clean(self) -> None:
         if self.timeout_seconds is not None:

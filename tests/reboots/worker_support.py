@@ -270,15 +270,20 @@ class Engine:
 
 def marked(path: Path) -> list[tuple[str, int]]:
     """(host, pid of the process that ran the command) per run of a marked command."""
+    return [(host, pid) for host, pid, _at in marks(path)]
+
+
+def marks(path: Path) -> list[tuple[str, int, float]]:
+    """(host, pid, when: time.time()) per run of a marked command."""
     if not path.exists():
         return []
     rows = [line.split() for line in path.read_text().splitlines()]
-    return [(row[0], int(row[1])) for row in rows if len(row) == 2]
+    return [(row[0], int(row[1]), float(row[2])) for row in rows if len(row) == 3]
 
 
 def marking(path: Path, sleep: float = 4) -> str:
-    """A controller command that notes (host, its worker process) in `path`, then sleeps."""
-    return f'echo "$REBOOTABLE_HOST $PPID" >> {path}; sleep {sleep:g}'
+    """A controller command that notes (host, its worker process, now) in `path`, then sleeps."""
+    return f'echo "$REBOOTABLE_HOST $PPID $(date +%s.%N)" >> {path}; sleep {sleep:g}'
 
 
 def explain(rollout) -> list:
