@@ -21,7 +21,8 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Concat, Left
 
 from fleet.models import Host
-from reboots.events import record
+from reboots.events import build as build_event
+from reboots.events import record_many
 
 UP, DOWN, UNKNOWN = Host.Liveness.UP, Host.Liveness.DOWN, Host.Liveness.UNKNOWN
 REASON_MAX = 300
@@ -114,14 +115,18 @@ def observe_audit(
                 Left("liveness_reason", REASON_MAX - len(SAME_BOOT)), Value(SAME_BOOT)
             )
         )
-        for host in back:
-            record(
-                None,
-                "host.up",
-                host,
-                f"seen up at an audit; it was down: {host.liveness_reason}"[:1000],
-                host=host,
-            )
+        record_many(
+            [
+                build_event(
+                    None,
+                    "host.up",
+                    host,
+                    f"seen up at an audit; it was down: {host.liveness_reason}"[:1000],
+                    host=host,
+                )
+                for host in back
+            ]
+        )
     # A host already down keeps why it went down (e.g. "rebooted by rollout #4, not back").
     if unreachable:
         reasons = [

@@ -6,17 +6,11 @@ from reboots.models import Event
 
 
 def record(
-    actor,
-    verb: str,
-    target: models.Model | None = None,
-    detail: str = "",
-    *,
-    host=None,
-    data: dict | None = None,
-    **extra,
+    actor, verb: str, target: models.Model | None = None, detail: str = "", **extra
 ) -> Event:
-    """Append one event. `actor` is a user, or None for the system (the engine, beat)."""
-    event = build(actor, verb, target, detail, host=host, data=data, **extra)
+    """Append one event. `actor` is a user, or None for the system (the engine, beat); the
+    keywords are `build`'s."""
+    event = build(actor, verb, target, detail, **extra)
     event.save()
     return event
 
