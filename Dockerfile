@@ -11,6 +11,7 @@ RUN apt-get update \
     && useradd --system --home /var/lib/rebootable --create-home rebootable
 
 WORKDIR /app
+# The runtime only: tests, tooling and the lab (requirements-dev.txt) stay out of the image.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .

@@ -16,10 +16,11 @@ from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeRangeField
 from drf_spectacular.utils import extend_schema_field
 
-from fleet import stats
+from core.models import Event
 from fleet.filters import FindingFilterSet, HostFilterSet
+from fleet.limits import Limits
 from fleet.models import BootRecord, Host, RedundancyGroup
-from reboots.models import Event, RebootAttempt, Rollout, Wave
+from reboots.models import RebootAttempt, Rollout, Wave
 
 
 class _StrictBooleanField(forms.Field):
@@ -146,7 +147,7 @@ class HostExportFilterSet(HostFilterSet):
     def filter_needs_reboot(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if value is None:
             return queryset
-        condition = stats.UptimePolicy.load(timezone.now()).needs_reboot_q()
+        condition = Limits.load(timezone.now()).needs_reboot_q()
         return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_livepatched(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:

@@ -15,8 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.models import Event
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
-from reboots.models import Event, RebootAttempt, Rollout, Wave
+from reboots.models import RebootAttempt, Rollout, Wave
 
 FINDING_STATES = ("open", "acknowledged", "resolved")
 

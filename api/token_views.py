@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from api.models import ApiToken
 from api.tokens import TokenError, can_read, create_token, expiry_after, revoke_token
-from fleet.roles import admin_required
+from core.roles import admin_required
 
 UNPROCESSABLE = 422
 LIFETIMES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("0", "Never")]

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import ApiToken
-from reboots.events import record
+from core.audit_log import record
 
 
 class TokenError(ValueError):

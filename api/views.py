@@ -39,9 +39,11 @@ from api.pagination import Cursor, Pages
 from api.permissions import CanReadModel
 from api.renderers import CSVRenderer
 from api.schema import ReportingSchema
+from core.models import Event
 from fleet import stats
+from fleet.limits import Limits
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
-from reboots.models import Event, RebootAttempt, Rollout, Wave
+from reboots.models import RebootAttempt, Rollout, Wave
 
 CSV_ACTIONS = ("list", "export")
 
@@ -135,10 +137,9 @@ class HostViewSet(ReportingViewSet):
     export_name = "hosts"
 
     def get_queryset(self) -> QuerySet:
-        policy = stats.UptimePolicy.load(timezone.now())
-        # Reboot debt as the Fleet page's panel computes it (schedule limits included), in the
+        # Limits, debt and "over policy" as the Fleet page computes them (fleet.limits), in the
         # same query: a few queries to load the limits, none per row.
-        limits = policy.limits
+        limits = Limits.load(timezone.now())
         hosts = Host.objects.annotate(
             uptime_limit_days=limits.limit_days(),
             reboot_debt=limits.debt(),
@@ -149,7 +150,7 @@ class HostViewSet(ReportingViewSet):
             # CASE, not the bare condition: `reboot_required` may be NULL (unknown), and
             # NULL OR false is NULL in SQL.
             needs_reboot_now=Case(
-                When(policy.needs_reboot_q(), then=Value(True)),
+                When(limits.needs_reboot_q(), then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             ),
@@ -157,8 +158,8 @@ class HostViewSet(ReportingViewSet):
         if self.action != "retrieve":
             # The facts document is large; lists carry its denormalised columns instead.
             hosts = hosts.defer("facts")
-        hosts = stats.with_finding_counts(hosts, policy.now)
-        return stats.with_over_policy(hosts, policy).prefetch_related("groups")
+        hosts = stats.with_finding_counts(hosts, limits.now)
+        return stats.with_over_policy(hosts, limits).prefetch_related("groups")
 
 
 class GroupViewSet(ReportingViewSet):

@@ -74,8 +74,7 @@ def audit_with_pipeline(concurrency: int, chunk_size: int) -> dict:
     outcomes: dict[str, int] = {}
     started = time.monotonic()
     for chunk in chunks:
-        limits = audit.max_uptime_days_for(chunk)
-        jobs = [collector.Job(h.pk, hostkeys.target_for(h), limits[h.pk]) for h in chunk]
+        jobs = [collector.Job(h.pk, hostkeys.target_for(h)) for h in chunk]
         cpu0, t0 = own_cpu(), time.monotonic()
         results = collector.collect(jobs, concurrency=concurrency, measure_cpu=True)
         collect_cpu += own_cpu() - cpu0

@@ -5,9 +5,11 @@
 
 Starts a lab in this process (real SSH on loopback, simulated reboots), registers its hosts in
 a scratch database (SQLite in a temporary directory unless --database-url names an empty
-PostgreSQL database), creates one rollout over every host and drives it with `engine.drive`
-(the code behind `manage.py rollout run`). Reports wall time, waves, tick cost, CPU per
-rebooted host, and checks the lab's reboot ledger: no host rebooted twice, no group over its
+PostgreSQL database), creates one rollout over every host and drives it with `runner.drive`
+(the code behind `manage.py rollout run`). Reports wall time, waves, tick cost, SSH
+connections the lab's hosts accepted per rebooted host (both boots: pre-flight, polls,
+verification), client CPU per rebooted host (the process's CPU less the lab's loop thread), and
+checks the lab's reboot ledger: no host rebooted twice, no group over its
 `max_unavailable` at any instant. Then times the planner alone on a larger synthetic fleet and
 an idle tick over a 1,000-attempt rollout.
 """
@@ -61,6 +63,7 @@ def main() -> None:
     from lab.simulator import Lab
     from reboots import actions, engine
     from reboots.models import EngineState, RebootAttempt, RebootPolicy
+    from reboots.runner import drive
 
     lab = Lab(
         workdir / "lab",
@@ -93,9 +96,17 @@ def main() -> None:
         def sample(_rollout) -> None:
             tick_ms.append(EngineState.load().last_tick_ms or 0)
 
-        cpu0, t0 = cpu(), time.monotonic()
-        rollout = engine.drive(rollout, interval=0.05, workers=args.workers, on_tick=sample)
+        names = list(lab.runtimes)
+        accepted0 = sum(lab.accepted_connections(n, since_boot=False) for n in names)
+        cpu0, lab_cpu0, t0 = cpu(), lab.loop_cpu_seconds(), time.monotonic()
+        tick_cpu0 = time.thread_time()  # drive ticks in this thread; host work runs in a pool
+        rollout = drive(rollout, interval=0.05, workers=args.workers, on_tick=sample)
         wall, used = time.monotonic() - t0, cpu() - cpu0
+        tick_used = time.thread_time() - tick_cpu0
+        lab_used = lab.loop_cpu_seconds() - lab_cpu0
+        accepted = sum(lab.accepted_connections(n, since_boot=False) for n in names) - accepted0
+        # Since each host's new boot: the polls that saw it back, and verification.
+        after_boot = sum(lab.accepted_connections(n) for n in names)
         ledger = lab.ledger()
         limits = {g.name: g.allowed_down(g.hosts.count()) for g in RedundancyGroup.objects.all()}
         worst = ledger.max_concurrent_down_by_group()
@@ -107,9 +118,22 @@ def main() -> None:
             f"hosts {args.hosts}, groups {len(limits)}, waves {len(plan.waves)}, "
             f"blocked {len(plan.blocked)}, state {rollout.state}, succeeded {succeeded}"
         )
+        per_host = max(succeeded, 1)
         print(
             f"wall {wall:.1f} s, process CPU {used:.1f} s "
-            f"({used / max(succeeded, 1) * 1000:.0f} ms per rebooted host, lab included)"
+            f"({used / per_host * 1000:.0f} ms per rebooted host, lab included)"
+        )
+        client = used - lab_used
+        work = client - tick_used  # pre-flight, polls, verification: SSH and their queries
+        print(
+            f"client CPU {client:.1f} s ({client / per_host * 1000:.0f} ms per rebooted host): "
+            f"host work {work / per_host * 1000:.0f} ms per rebooted host, engine ticks "
+            f"{tick_used / per_host * 1000:.0f} ms; lab loop CPU {lab_used:.1f} s"
+        )
+        print(
+            f"SSH connections accepted by the lab: {accepted} "
+            f"({accepted / per_host:.2f} per rebooted host, {after_boot / per_host:.2f} of them "
+            "on the new boot)"
         )
         print(
             f"ticks {len(tick_ms)}, tick ms median {statistics.median(tick_ms):.0f}, "

@@ -1,9 +1,8 @@
 """Which hosts are due for a reboot, and the fleet's reboot debt, computed in the database.
 
-A host's uptime limit is the smallest of MAX_UPTIME_DAYS, the `max_uptime_days` of its
-redundancy groups and of the enabled schedules that select it (DESIGN.md: smallest wins). It is
-*inside policy* when its uptime is known and within that limit; its *reboot debt* is how far
-past the limit it is.
+A host's uptime limit is `fleet.limits` (smallest of MAX_UPTIME_DAYS, its groups' and the enabled
+schedules' limits; `schedule_limits` here contributes the schedules). It is *inside policy* when
+its uptime is known and within that limit; its *reboot debt* is how far past the limit it is.
 
 A host is *due* for a schedule when, most urgent first:
   0. its uptime is past its limit (longest past first),
@@ -17,16 +16,13 @@ fleet size: the per-limit conditions are EXISTS subqueries, one per distinct str
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import (
     Case,
     Count,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -41,8 +37,9 @@ from django.db.models import (
 from cadence.models import RebootSchedule
 from fleet import liveness
 from fleet.findings import blocking_q
+from fleet.limits import Contribution, Limits
 from fleet.models import Finding, Host, RedundancyGroup
-from reboots import clock, selection
+from reboots import selection
 from reboots.models import RebootAttempt
 
 log = logging.getLogger(__name__)
@@ -65,92 +62,21 @@ def _selects_needing_reboot(spec: object) -> bool:
     return isinstance(spec, dict) and spec.get("kind") == "needs-reboot"
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The uptime limits in force at `now`: a base and stricter classes (days, membership)."""
-
-    now: datetime
-    base_days: int
-    classes: tuple[tuple[int, Q], ...]  # ascending days; membership as a Q on Host
-
-    @classmethod
-    def load(cls, now: datetime | None = None) -> Limits:
-        now = now or clock.now()
-        base = settings.MAX_UPTIME_DAYS
-        members: dict[int, Q] = {}
-        group_days = (
-            RedundancyGroup.objects.filter(max_uptime_days__lt=base)
-            .values_list("max_uptime_days", flat=True)
-            .distinct()
-        )
-        for days in group_days:
-            in_group = Host.groups.through.objects.filter(
-                host_id=OuterRef("pk"), redundancygroup__max_uptime_days=days
-            )
-            members[days] = members.get(days, Q()) | Q(Exists(in_group))
-        stricter = RebootSchedule.objects.filter(enabled=True, max_uptime_days__lt=base)
-        needing_reboot = []
-        for schedule in stricter:
-            if _selects_needing_reboot(schedule.selection):
-                needing_reboot.append(schedule.max_uptime_days)
-                continue
-            try:
-                chosen = selection_members(schedule.selection).filter(pk=OuterRef("pk"))
-            except selection.SelectionError as exc:
-                log.warning("schedule %s has a selection that no longer works: %s", schedule, exc)
-                continue
-            days = schedule.max_uptime_days
-            members[days] = members.get(days, Q()) | Q(Exists(chosen))
-        # A "needs-reboot" selection depends on these very limits. Its members are the hosts that
-        # need a reboot under every other limit; its own limit cannot add any (they already
-        # need one), so this is the whole answer and no recursion is needed.
-        if needing_reboot:
-            needing = Q(enabled=True) & cls._of(now, base, members).needs_reboot_q()
-            for days in needing_reboot:
-                members[days] = members.get(days, Q()) | needing
-        return cls._of(now, base, members)
-
-    @classmethod
-    def _of(cls, now: datetime, base: int, members: dict[int, Q]) -> Limits:
-        return cls(now, base, tuple(sorted(members.items(), key=lambda item: item[0])))
-
-    def limit_days(self) -> Case:
-        """Each host's limit in days (the first, smallest class it belongs to)."""
-        return Case(
-            *[When(member, then=Value(days)) for days, member in self.classes],
-            default=Value(self.base_days),
-            output_field=IntegerField(),
-        )
-
-    def _limit_duration(self) -> Case:
-        return Case(
-            *[When(member, then=Value(timedelta(days=days))) for days, member in self.classes],
-            default=Value(timedelta(days=self.base_days)),
-            output_field=DurationField(),
-        )
-
-    def over_q(self, lead_days: int = 0) -> Q:
-        """Uptime past the limit (or within `lead_days` of it)."""
-
-        def older_than(days: int) -> Q:
-            return Q(booted_at__lt=self.now - timedelta(days=max(days - lead_days, 0)))
-
-        condition = older_than(self.base_days)
-        for days, member in self.classes:
-            condition |= member & older_than(days)
-        return condition
-
-    def needs_reboot_q(self) -> Q:
-        """DESIGN's definition, evaluated at `now`: a reboot is required or uptime is over."""
-        return Q(needs_reboot=True) | Q(reboot_required=True) | self.over_q()
-
-    def inside_q(self) -> Q:
-        return Q(booted_at__isnull=False) & ~self.over_q()
-
-    def debt(self) -> ExpressionWrapper:
-        """Uptime minus limit (negative: time left). Only meaningful where booted_at is set."""
-        uptime = ExpressionWrapper(Value(self.now) - F("booted_at"), output_field=DurationField())
-        return ExpressionWrapper(uptime - self._limit_duration(), output_field=DurationField())
+def schedule_limits(base_days: int) -> Iterator[Contribution]:
+    """The enabled schedules' limits stricter than `base_days`, for `fleet.limits` (registered
+    in CadenceConfig.ready)."""
+    stricter = RebootSchedule.objects.filter(enabled=True, max_uptime_days__lt=base_days)
+    for schedule in stricter:
+        if _selects_needing_reboot(schedule.selection):
+            # Its members depend on the very limits it joins: fleet.limits builds them.
+            yield Contribution(schedule.max_uptime_days)
+            continue
+        try:
+            chosen = selection_members(schedule.selection).filter(pk=OuterRef("pk"))
+        except selection.SelectionError as exc:
+            log.warning("schedule %s has a selection that no longer works: %s", schedule, exc)
+            continue
+        yield Contribution(schedule.max_uptime_days, Q(Exists(chosen)))
 
 
 def urgency(limits: Limits, lead_days: int) -> Case:

@@ -13,8 +13,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from cadence.models import FreezeOverride, FreezePeriod, RebootSchedule
-from reboots import clock, windows
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from reboots import windows
 from reboots.models import Rollout
 
 

@@ -1,13 +1,20 @@
-"""Outside gates, asked before each wave and each host: Alertmanager alerts and HTTP endpoints.
+"""Outside gates, read before each wave and each host: Alertmanager alerts and HTTP endpoints.
 
 A closed gate holds (the engine waits and says why); it never fails a host or a rollout. A gate
 that cannot be asked (timeout, refused, bad answer) is closed: rebooting while blind to the
 outside world is the unsafe choice.
 
+Asking and reading are apart. `refresh` (its own periodic task, cadence.tasks.refresh_gates,
+every CADENCE_GATE_REFRESH_SECONDS, and the foreground runner's loop) asks every gate the running
+rollouts need and stores each answer as a GateState; the engine's tick only reads them
+(`check_wave_gates`, `check_host_gates`), so it never waits on the network. An answer missing,
+or older than a few refreshes (`max_age`), holds too, saying since when it was not checked.
+
 Which gates apply to a rollout: enabled fleet-wide gates, gates of the rollout's policy and
 gates of the schedule that created it. A gate whose URL or matchers mention `{host}` is asked
-only for hosts; the others are asked before each wave and again before each host (answers are
-reused for CADENCE_GATE_CACHE_SECONDS, so a wave of hosts asks once).
+only for hosts (the pending hosts of a running rollout's waves up to its next one); the others
+once at the wave level, an answer that also holds each host. An answer younger than
+CADENCE_GATE_CACHE_SECONDS is not asked again, so the beat task and a runner do not both ask.
 
 Silences: when a host starts rebooting, each applicable Alertmanager gate with silence matchers
 opens a silence for that host, ending by itself after the boot timeout plus the verification
@@ -18,54 +25,44 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 
 from cadence import matchers
 from cadence.alertmanager import Alertmanager, AlertmanagerError
+from cadence.freeze import schedule_of
 from cadence.models import AlertSilence, Gate, GateState
-from core import outbound
+from core import clock, outbound
+from core.audit_log import record
 from fleet.models import Host
-from reboots import clock
-from reboots.events import record
-from reboots.models import RebootAttempt, Rollout
+from reboots.models import RebootAttempt, Rollout, Wave
+from reboots.ports import OPEN, GateResult
 
 log = logging.getLogger(__name__)
 A = RebootAttempt.State
 WAVE_SUBJECT = ""
 ALERTS_SHOWN = 3
-
-
-@dataclass(frozen=True)
-class GateResult:
-    open: bool
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(self.reasons)
-
-    @classmethod
-    def combine(cls, *results: GateResult) -> GateResult:
-        reasons = [reason for result in results for reason in result.reasons]
-        return cls(all(result.open for result in results), reasons)
-
-
-OPEN = GateResult(True)
+STALE_AFTER_REFRESHES = 3  # refreshes an answer may miss before the engine stops going by it
 
 
 def cache_seconds() -> float:
-    return float(getattr(settings, "CADENCE_GATE_CACHE_SECONDS", 5.0))
+    return float(settings.CADENCE_GATE_CACHE_SECONDS)
+
+
+def refresh_seconds() -> float:
+    return float(settings.CADENCE_GATE_REFRESH_SECONDS)
+
+
+def max_age() -> timedelta:
+    """How old a stored answer may be for the engine to go by it."""
+    return timedelta(seconds=STALE_AFTER_REFRESHES * max(refresh_seconds(), cache_seconds()))
 
 
 def gates_for(rollout: Rollout) -> QuerySet[Gate]:
     """The enabled gates that apply to a rollout."""
-    from cadence.freeze import schedule_of
-
     scope = Q(policy__isnull=True, schedule__isnull=True)
     policy_id = rollout.policy_id or (rollout.policy_snapshot or {}).get("policy_id")
     if policy_id:
@@ -159,11 +156,70 @@ def _store(gate, subject, is_open, reason, detail, now, previous) -> GateState:
     return state
 
 
-def _check(gates, now: datetime, host: str | None) -> GateResult:
+# --- refreshing: the one place that asks ------------------------------------------------------
+
+
+def refresh(now: datetime | None = None) -> int:
+    """Ask each gate the running rollouts need now and store its answers (fresh ones are kept).
+
+    Returns how many answers (gate and subject) it looked at. A check that breaks is stored as
+    a closed answer with the error, so the engine holds and says why.
+    """
+    now = now or clock.now()
+    wanted: dict[tuple[int, str], Gate] = {}
+    for rollout in Rollout.objects.filter(state=Rollout.State.RUNNING).order_by("pk"):
+        applicable = list(gates_for(rollout))
+        hosts = _hosts_soon(rollout) if any(gate.per_host for gate in applicable) else []
+        for gate in applicable:
+            for subject in hosts if gate.per_host else [WAVE_SUBJECT]:
+                wanted.setdefault((gate.pk, subject), gate)
+    for (_, subject), gate in wanted.items():
+        try:
+            ask(gate, now, subject or None)
+        except DatabaseError:
+            raise  # the next refresh asks again; answers meanwhile age and hold
+        except Exception as exc:
+            log.exception("gate %s: the check for %r failed", gate.name, subject or "the wave")
+            previous = GateState.objects.filter(gate=gate, subject=subject).first()
+            reason = f"gate {gate.name}: the check failed: {exc}"
+            _store(gate, subject, False, reason, {}, now, previous)
+    return len(wanted)
+
+
+def _hosts_soon(rollout: Rollout) -> list[str]:
+    """Names of the rollout's pending hosts in its waves up to the next one to open (retried
+    hosts of earlier waves included): the hosts the engine may start before the next refresh."""
+    pending = RebootAttempt.objects.filter(rollout=rollout, state=A.PENDING, host__isnull=False)
+    upcoming = (
+        rollout.waves.filter(state__in=[Wave.State.PENDING, Wave.State.AWAITING_APPROVAL])
+        .order_by("index")
+        .values_list("index", flat=True)
+        .first()
+    )
+    if upcoming is not None:
+        pending = pending.filter(wave__index__lte=upcoming)
+    return list(pending.order_by("position").values_list("host__name", flat=True))
+
+
+# --- reading: what the engine's tick goes by ---------------------------------------------------
+
+
+def _read(gates: list[Gate], now: datetime, host: str | None) -> GateResult:
+    """The stored answers of `gates` at the wave level (host None) or for one host."""
+    if not gates:
+        return OPEN
+    subject = host or WAVE_SUBJECT
+    states = {s.gate_id: s for s in GateState.objects.filter(gate__in=gates, subject=subject)}
+    oldest = now - max_age()
     reasons = []
     for gate in gates:
-        state = ask(gate, now, host)
-        if not state.is_open:
+        state = states.get(gate.pk)
+        if state is None:
+            reasons.append(f"gate {gate.name} has not been checked yet")
+        elif state.checked_at < oldest:
+            since = state.checked_at.astimezone(UTC)
+            reasons.append(f"gate {gate.name} not checked since {since:%Y-%m-%d %H:%M:%S} UTC")
+        elif not state.is_open:
             reasons.append(state.reason or f"gate {gate.name} is closed")
     return GateResult(not reasons, reasons)
 
@@ -171,17 +227,17 @@ def _check(gates, now: datetime, host: str | None) -> GateResult:
 def check_wave_gates(rollout: Rollout, now: datetime) -> GateResult:
     """Every applicable gate that is not per-host must be open for the next wave to start."""
     gates = [gate for gate in gates_for(rollout) if not gate.per_host]
-    return _check(gates, now, None)
+    return _read(gates, now, None)
 
 
 def check_host_gates(
     attempt_or_host: RebootAttempt | Host, rollout: Rollout, now: datetime
 ) -> GateResult:
-    """Every applicable gate, asked for this host, must be open for the host to start."""
+    """Every applicable gate, answered for this host, must be open for the host to start."""
     host = attempt_or_host.host if isinstance(attempt_or_host, RebootAttempt) else attempt_or_host
     gates = list(gates_for(rollout))
-    wave_level = _check([g for g in gates if not g.per_host], now, None)
-    host_level = _check([g for g in gates if g.per_host], now, host.name)
+    wave_level = _read([g for g in gates if not g.per_host], now, None)
+    host_level = _read([g for g in gates if g.per_host], now, host.name)
     return GateResult.combine(wave_level, host_level)
 
 

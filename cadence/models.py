@@ -15,8 +15,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from cadence import matchers
+from core.fields import HttpsURLField
 from core.outbound import redact
-from fleet.fields import HttpsURLField
 from reboots import selection
 from reboots.models import RebootAttempt, RebootPolicy, Rollout
 from reboots.policy_fields import Bounds, validate_batch_size, validate_time_zone
@@ -292,8 +292,8 @@ class Gate(models.Model):
 class GateState(models.Model):
     """The last answer of a gate, for one subject ("" = the wave level, else a host name).
 
-    A cache as well as the page's source: the engine asks every few seconds for each pending
-    host; an answer younger than CADENCE_GATE_CACHE_SECONDS is reused.
+    Written by the gate refresh (cadence.tasks.refresh_gates), read by the engine's tick and the
+    pages; an answer younger than CADENCE_GATE_CACHE_SECONDS is not asked again.
     """
 
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="states")

@@ -1,11 +1,11 @@
-"""Context for the cadence partials other pages include: the Fleet page's "Reboot debt" panel and
+"""Context for the cadence panels other pages show: the Fleet page's "Reboot debt" panel and
 the rollout page's gates.
 
-    {% include "cadence/_debt_panel.html" %}        with debt_panel_context(request)
-    {% include "cadence/_rollout_gates.html" %}     with rollout_gates_context(rollout)
+    cadence/debt.html#reboot-debt              with debt_panel_context(request)
+    cadence/rollout_gates.html#rollout-gates   with rollout_gates_context(rollout)
 
-Both partials are also served on their own (/cadence/debt/, /cadence/rollouts/<id>/gates/) so a
-page can load them with one `hx-get`.
+Each is a partial of its own page (/cadence/debt/, /cadence/rollouts/<id>/gates/): a page loads
+it with one `hx-get`, or includes it by that name.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from django.http import HttpRequest
 
 from cadence import due, freeze, gates, upcoming
 from cadence.models import GateState, RebootSchedule
-from reboots import clock, windows
+from core import clock
+from reboots import windows
 from reboots.models import Rollout
 
 VIEWER_ZONE_COOKIE = "tz"

@@ -30,8 +30,9 @@ from django.db import transaction
 
 from cadence import due, freeze
 from cadence.models import RebootSchedule, ScheduleRollout
-from reboots import actions, clock, selection, windows
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from reboots import actions, selection, windows
 from reboots.models import EngineState, RebootAttempt, RebootPolicy, Rollout
 from reboots.planner import resolve_batch_size
 

@@ -14,8 +14,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import exceptions as api_errors
 
-from fleet.roles import ADMIN, OPERATOR, ROLE_ALLOWS, VIEWER, role_of
-from fleet.views.common import htmx_target
+from core.roles import ADMIN, OPERATOR, ROLE_ALLOWS, VIEWER, role_of
+from core.views import htmx_target
 
 ROLES = (VIEWER, OPERATOR, ADMIN)
 

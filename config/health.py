@@ -26,6 +26,7 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
+    # The Celery app loads only for the readiness check, not with every request's URLconf.
     from config.celery import app
 
     try:

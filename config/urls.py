@@ -1,12 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from api.token_views import tokens as api_tokens
 from config import health
 from fleet.api_ingest import push_probe
+from fleet.hostnames import HostNameConverter
 from metrics.views import metrics
 from reports import views as reports
+
+# Every URL to a host, in any app, goes through this converter: any stored name links and resolves.
+register_converter(HostNameConverter, "hostname")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -100,10 +100,7 @@ def redact(url: str) -> str:
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [
-        ipaddress.ip_network(text, strict=False)
-        for text in getattr(settings, "OUTBOUND_ALLOWED_NETWORKS", ())
-    ]
+    return [ipaddress.ip_network(text, strict=False) for text in settings.OUTBOUND_ALLOWED_NETWORKS]
 
 
 def refusal(address: IPAddress) -> str:
@@ -112,7 +109,7 @@ def refusal(address: IPAddress) -> str:
         address = address.ipv4_mapped
     if any(address in network for network in _allowed_networks()):
         return ""
-    allow_private = getattr(settings, "OUTBOUND_ALLOW_PRIVATE", False)
+    allow_private = settings.OUTBOUND_ALLOW_PRIVATE
     if address.is_loopback:
         return "" if allow_private else "a loopback address"
     if address.is_link_local:
@@ -133,7 +130,7 @@ def resolve(host: str, port: int) -> list[tuple]:
     if not infos:
         raise OutboundError(f"{host} does not resolve")
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         why = refusal(address)
         if why:
             raise Refused(
@@ -206,6 +203,7 @@ def _open(hop: _Hop, timeout: float) -> tuple[http.client.HTTPConnection, str]:
     """A connection to the hop's (checked) destination, and the request target to send."""
     infos = resolve(hop.host, hop.port)  # checked even when a proxy makes the connection
     proxy = _proxy_for(hop)
+    conn: http.client.HTTPConnection
     if hop.scheme == "https":
         conn = http.client.HTTPSConnection(
             proxy[0] if proxy else hop.host,
@@ -221,8 +219,8 @@ def _open(hop: _Hop, timeout: float) -> tuple[http.client.HTTPConnection, str]:
         )
     if not proxy:
         # Connect to the addresses checked above; TLS still verifies the name (SNI, certificate).
-        conn._create_connection = lambda _address, timeout, source=None: _connect_to(
-            infos, timeout, source
+        conn._create_connection = (  # type: ignore[attr-defined]
+            lambda _address, timeout, source=None: _connect_to(infos, timeout, source)
         )
         return conn, hop.target
     if hop.scheme == "http":

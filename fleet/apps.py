@@ -6,4 +6,5 @@ class FleetConfig(AppConfig):
     verbose_name = "Fleet"
 
     def ready(self) -> None:
-        from fleet import lookups  # noqa: F401  (registers the has_label JSON lookup)
+        # Models are loaded only now: importing the module registers the app's retention rules.
+        from fleet import retention  # noqa: F401

@@ -5,15 +5,17 @@ boot records, and the findings upsert (open new ones, refresh `last_seen`, resol
 gone). Two rules protect what we already know:
 
 - a finding resolves only when every section it depends on parsed cleanly in this audit, so a
-  failed or partial audit never closes findings;
+  failed or partial audit never closes findings (`judge.Verdict.may_resolve`);
 - an unreachable host, or output that is not probe output, never replaces the host's facts,
   and a fact whose sections failed this time keeps its previous value (listed in `stale`).
+
+Findings and `needs_reboot` are judged here, once per host, against the host's uptime limit
+(`fleet/judge.py`, `fleet/limits.py`); the collector's threads only fetch and parse.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,17 +24,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
 from django.utils import timezone
 
-from fleet import collector, hostkeys, liveness, ssh
+from fleet import collector, drift, hostkeys, judge, limits, liveness, ssh
 from fleet.findings import HOST_KEY_CHANGED, HOST_UNREACHABLE
 from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
-from reboots.events import record
 
 log = logging.getLogger(__name__)
 
-MARKER = re.compile(r"^@@rebootable:([A-Za-z0-9_.-]+)@@$", re.MULTILINE)
 # Which probe sections each top-level fact comes from (DESIGN.md, the probe protocol).
 FACT_SECTIONS: dict[str, tuple[str, ...]] = {
     "os": ("os-release",),
@@ -72,7 +71,6 @@ HOST_FACT_FIELDS = [
     "livepatch_state",
     "systemd_state",
 ]
-COMPLETE_MARKER = "exit-codes"
 _UNREACHABLE_ERRORS = (ssh.Unreachable, ssh.CommandTimeout, ssh.ConnectionLost)
 _KEY_ERRORS = (ssh.HostKeyUnknown, ssh.HostKeyChanged)
 
@@ -128,8 +126,14 @@ def run_audit(
     concurrency: int | None = None,
     connect_timeout: float | None = None,
     command_timeout: float | None = None,
+    session: ssh.Session | None = None,
 ) -> AuditSummary:
-    """Audit these hosts over SSH now, chunk by chunk, and persist each chunk in bulk."""
+    """Audit these hosts over SSH now, chunk by chunk, and persist each chunk in bulk.
+
+    `session` (one host): probe over it, opening it if it is not yet open; the caller keeps it,
+    so an audit and the commands around it (a rollout's pre-flight or verification) cost the
+    host one connection. An error opening it is this audit's, recorded like any other.
+    """
     started = time.monotonic()
     summary = AuditSummary()
     ids = list(dict.fromkeys(host_ids))
@@ -148,6 +152,7 @@ def run_audit(
                 concurrency=concurrency,
                 connect_timeout=connect_timeout,
                 command_timeout=command_timeout,
+                session=session,
             )
         )
     summary.duration = time.monotonic() - started
@@ -160,6 +165,7 @@ def audit_chunk(
     concurrency: int | None = None,
     connect_timeout: float | None = None,
     command_timeout: float | None = None,
+    session: ssh.Session | None = None,
 ) -> AuditSummary:
     """One chunk: mark running, probe in parallel, persist in bulk, mark idle."""
     hosts = list(auditable(host_ids).prefetch_related("groups"))
@@ -167,7 +173,6 @@ def audit_chunk(
         return AuditSummary()
     Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.RUNNING)
     try:
-        limits = max_uptime_days_for(hosts)
         jobs, early = [], []
         for host in hosts:
             try:
@@ -177,13 +182,14 @@ def audit_chunk(
                     collector.Collected(host_id=host.pk, started_at=timezone.now(), error=exc)
                 )
                 continue
-            jobs.append(collector.Job(host.pk, target, limits[host.pk]))
+            jobs.append(collector.Job(host.pk, target))
         t0 = time.monotonic()
         results = early + collector.collect(
             jobs,
             concurrency=concurrency,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
+            session=session,
         )
         collect_seconds = time.monotonic() - t0
         t1 = time.monotonic()
@@ -199,51 +205,6 @@ def audit_chunk(
         ).update(audit_status=Host.AuditStatus.IDLE)
 
 
-def request_audit(host_ids: Iterable[int], user) -> list[int]:
-    """Audit now: mark hosts queued, record who asked, enqueue once the transaction commits.
-
-    Returns the ids of the hosts queued (disabled hosts are left out).
-    """
-    from fleet import tasks
-
-    now = timezone.now()
-    ids = list(auditable(host_ids).order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return []
-    with transaction.atomic():
-        Host.objects.filter(pk__in=ids).update(
-            audit_status=Host.AuditStatus.QUEUED, audit_requested_at=now
-        )
-        if len(ids) == 1:
-            host = Host.objects.get(pk=ids[0])
-            record(user, "audit.requested", host, "audit now", host=host)
-        else:
-            record(
-                user,
-                "audit.requested",
-                None,
-                f"audit now for {len(ids)} hosts",
-                data={"hosts": len(ids)},
-            )
-        transaction.on_commit(lambda: tasks.enqueue_chunks(ids))
-    return ids
-
-
-def max_uptime_days_for(hosts: Sequence[Host]) -> dict[int, int]:
-    """Each host's uptime limit: MAX_UPTIME_DAYS or its groups' overrides, smallest wins."""
-    default = settings.MAX_UPTIME_DAYS
-    through = Host.groups.through
-    overrides = dict(
-        through.objects.filter(
-            host_id__in=[h.pk for h in hosts], redundancygroup__max_uptime_days__isnull=False
-        )
-        .values("host_id")
-        .annotate(limit=Min("redundancygroup__max_uptime_days"))
-        .values_list("host_id", "limit")
-    )
-    return {h.pk: min(default, overrides.get(h.pk, default)) for h in hosts}
-
-
 # --- persistence ------------------------------------------------------------------------------
 
 
@@ -257,8 +218,7 @@ def persist(
     audits: list[Audit] = []
     outputs: list[ProbeOutput] = []
     updated_hosts: list[Host] = []
-    seen: dict[int, list[dict]] = {}  # host id -> findings observed by this audit
-    clean: dict[int, set[str] | None] = {}  # host id -> sections that parsed cleanly
+    judged: list[Host] = []  # hosts with new facts, judged once they are stored
     answered: list[int] = []  # hosts that answered over SSH
     unreachable: dict[int, str] = {}  # host id -> why
     probed: list[int] = []  # hosts whose probe ran over SSH: seen up (fleet/liveness.py)
@@ -297,22 +257,20 @@ def persist(
                 )
                 host.last_audit_at = now
                 if _record_output(host, result, audit):
-                    clean[host.pk] = clean_sections(
-                        result.facts, present_sections(result.raw or ""), result.truncated
-                    )
-                    seen[host.pk] = list(result.facts.get("findings") or [])
-                    _apply_facts(host, result.facts, clean[host.pk], result.max_uptime_days)
+                    _apply_facts(host, result.facts)
                     host.last_audit_ok_at = now
+                    judged.append(host)
                 updated_hosts.append(host)
             audits.append(audit)
 
         Audit.objects.bulk_create(audits)
         fields = ["last_audit_at", "last_audit_ok_at", *HOST_FACT_FIELDS]
         # Hosts without new facts: only their audit time changes.
-        answered_ok = [h for h in updated_hosts if h.pk in seen]
-        others = [h for h in updated_hosts if h.pk not in seen]
-        Host.objects.bulk_update(answered_ok, fields)
+        with_facts = {h.pk for h in judged}
+        others = [h for h in updated_hosts if h.pk not in with_facts]
+        Host.objects.bulk_update(judged, fields)
         Host.objects.bulk_update(others, ["last_audit_at"])
+        verdicts = _judge(judged, now)
         if source == Audit.Source.SSH:
             # After the facts: "still on the old boot" compares the boot_id just stored.
             liveness.observe_audit(
@@ -325,8 +283,8 @@ def persist(
                 unique_fields=["host"],
                 update_fields=["text", "truncated", "source", "collected_at"],
             )
-        _upsert_boots([by_id[i] for i in seen], now)
-        created, resolved = _upsert_findings(by_id, seen, clean, now)
+        _upsert_boots(judged, now)
+        created, resolved = store_findings(by_id, verdicts, now)
         if source == Audit.Source.SSH:
             c2, r2 = _track_unreachable(by_id, unreachable, answered, now)
             created, resolved = created + c2, resolved + r2
@@ -349,7 +307,7 @@ def persist(
 
 def _record_output(host: Host, result: collector.Collected, audit: Audit) -> bool:
     """Set the audit's outcome for output the host gave; True when its facts may be used."""
-    unusable = _unusable(result.facts, present_sections(result.raw or ""), result)
+    unusable = _unusable(result)
     if unusable:
         audit.outcome, audit.message = Audit.Outcome.ERROR, unusable
         return False
@@ -364,62 +322,21 @@ def _record_output(host: Host, result: collector.Collected, audit: Audit) -> boo
     return True
 
 
-def _unusable(facts: dict | None, sections: set[str], result: collector.Collected) -> str:
-    """Why this output must not touch facts or findings at all, or "" when it may."""
+def _unusable(result: collector.Collected) -> str:
+    """Why this output must not touch facts or findings at all, or "" when it may.
+
+    The parser judges whether the output is one whole probe run (`facts["incomplete"]`); an
+    output that is not was cut short or mangled on the way, and nothing in it can be trusted.
+    Output cut at our own size cap ends early by design: what it holds is used (its last
+    section, cut, is not clean), unless nothing in it parsed.
+    """
+    facts = result.facts
     if facts is None:
         return result.parse_error or "the probe output could not be parsed; facts kept"
-    if not sections:
-        return "the output is not probe output (no section markers); facts kept"
-    if not result.truncated:
-        return incomplete(result.raw or "", sections)
-    return ""
-
-
-def incomplete(raw: str, sections: set[str]) -> str:
-    """Why this output is not a whole probe run, or "" when it is.
-
-    The probe always ends with exit-codes, one `<section> <status>` line per section it ran:
-    output without it, or whose list disagrees with the sections present, was cut short or
-    mangled on the way, and nothing in it can be trusted.
-    """
-    why = "the probe output is incomplete or corrupted ({}): facts kept, findings unchanged"
-    if COMPLETE_MARKER not in sections:
-        return why.format("it stops before the exit-codes section")
-    tail = raw.rsplit(f"@@rebootable:{COMPLETE_MARKER}@@", 1)[1]
-    named = set()
-    for line in tail.strip("\n").splitlines():
-        name, _, status = line.partition(" ")
-        if not status.strip().isdigit() or name not in sections:
-            return why.format(f"exit-codes line {line[:60]!r} does not match its sections")
-        named.add(name)
-    missing = sections - named - {COMPLETE_MARKER}
-    if missing:
-        return why.format(f"exit-codes does not list {', '.join(sorted(missing))}")
-    return ""
-
-
-def present_sections(raw: str) -> set[str]:
-    return set(MARKER.findall(raw))
-
-
-def clean_sections(facts: dict, present: set[str], truncated: bool) -> set[str]:
-    """Sections of this output that parsed cleanly: present, complete and without errors."""
-    if isinstance(facts.get("sections_ok"), list | set | tuple):
-        ok = set(facts["sections_ok"])
-    else:
-        ok = set(present)
-    ok -= {e.get("section") for e in facts.get("errors") or [] if isinstance(e, dict)}
-    if truncated:
-        # The last section present was cut short.
-        ok.discard(_last_present(present))
-    return ok
-
-
-def _last_present(present: set[str]) -> str | None:
-    from fleet.probe_script import SECTIONS
-
-    order = [s for s in SECTIONS if s in present]
-    return order[-1] if order else None
+    why = facts.get("incomplete") or ""
+    if not why or (result.truncated and facts.get("sections_ok")):
+        return ""
+    return f"the probe output is incomplete or corrupted ({why}): facts kept, findings unchanged"
 
 
 def _record_failure(host: Host, error: ssh.SSHError, audit: Audit, unreachable: dict) -> None:
@@ -437,9 +354,10 @@ def _record_failure(host: Host, error: ssh.SSHError, audit: Audit, unreachable: 
     unreachable[host.pk] = str(error)
 
 
-def _apply_facts(host: Host, facts: dict, clean: set[str], max_uptime_days: int) -> None:
+def _apply_facts(host: Host, facts: dict) -> None:
     previous = host.facts or {}
-    merged = {k: v for k, v in facts.items() if k != "findings"}
+    merged = dict(facts)
+    clean = set(facts.get("sections_ok") or ())
     stale = []
     for key, sections in FACT_SECTIONS.items():
         if key not in previous or previous[key] in (None, [], {}, ""):
@@ -468,13 +386,32 @@ def _apply_facts(host: Host, facts: dict, clean: set[str], max_uptime_days: int)
     host.livepatch_provider = _text(livepatch.get("provider"), 40)
     host.livepatch_state = _text(livepatch.get("state"), 40)
     host.systemd_state = _text(systemd.get("state"), 40)
-    host.needs_reboot = _needs_reboot(merged, max_uptime_days)
+    # Provisional until judged: the limits read it (a needs-reboot schedule selects hosts that
+    # need a reboot under the other limits), so the previous verdict must not feed itself.
+    host.needs_reboot = host.reboot_required is True
 
 
-def _needs_reboot(facts: dict, max_uptime_days: int) -> bool:
-    from fleet import drift
+def _judge(hosts: list[Host], now: datetime) -> dict[int, judge.Verdict]:
+    """Judge each host's stored facts against its uptime limit; store `needs_reboot`.
 
-    return bool(drift.needs_reboot(facts, max_uptime_days))
+    After the facts are stored: a schedule's selection (a kernel search, "needs a reboot")
+    reads them, so the limits are the ones the pages compute from the same rows.
+    """
+    if not hosts:
+        return {}
+    loaded = limits.Limits.load(now)
+    limit_days = loaded.for_hosts([h.pk for h in hosts])
+    verdicts, changed = {}, []
+    for host in hosts:
+        # A host deleted meanwhile has no row to read a limit from; its rows go with it.
+        days = limit_days.get(host.pk, loaded.base_days)
+        verdict = judge.judge(host.facts, judge.Policy.with_limit(days))
+        verdicts[host.pk] = verdict
+        if host.needs_reboot != verdict.needs_reboot:
+            host.needs_reboot = verdict.needs_reboot
+            changed.append(host)
+    Host.objects.bulk_update(changed, ["needs_reboot"])
+    return verdicts
 
 
 def _upsert_boots(hosts: list[Host], now: datetime) -> None:
@@ -504,34 +441,29 @@ def _upsert_boots(hosts: list[Host], now: datetime) -> None:
     BootRecord.objects.bulk_create(fresh, ignore_conflicts=True)
 
 
-def _upsert_findings(
-    hosts: dict[int, Host],
-    seen: dict[int, list[dict]],
-    clean: dict[int, set[str]],
-    now: datetime,
+def store_findings(
+    hosts: dict[int, Host], verdicts: dict[int, judge.Verdict], now: datetime
 ) -> tuple[Counter, Counter]:
-    """Open new findings, refresh the ones seen again, resolve the ones gone (if provably).
+    """Open new findings, refresh the ones seen again, resolve the ones gone (if provably:
+    `Verdict.may_resolve`). Returns (created, resolved) counts per host id.
 
     At most FINDINGS_PER_KIND_MAX findings of a kind are open per host, plus one summary
     ("… and N more", subject `drift.SUMMARY_SUBJECT`). While a kind has a summary, its open
     findings not listed this time are not resolved: they may be among the ones not listed.
     """
-    from fleet import drift
-
-    depends: dict[str, Iterable[str]] = getattr(drift, "FINDING_SECTIONS", {})
     created, resolved = Counter(), Counter()
-    if not seen:
+    if not verdicts:
         return created, resolved
     cap = settings.FINDINGS_PER_KIND_MAX
     current: dict[tuple[int, str, str], Finding] = {
         (f.host_id, f.kind, f.subject): f
-        for f in Finding.objects.filter(host_id__in=list(seen), resolved_at__isnull=True).exclude(
-            kind__in=[HOST_UNREACHABLE, HOST_KEY_CHANGED]
-        )
+        for f in Finding.objects.filter(
+            host_id__in=list(verdicts), resolved_at__isnull=True
+        ).exclude(kind__in=[HOST_UNREACHABLE, HOST_KEY_CHANGED])
     }
     observed: dict[tuple[int, str, str], dict] = {}
-    for host_id, items in seen.items():
-        for key, item in _observed_items(host_id, items, cap).items():
+    for host_id, verdict in verdicts.items():
+        for key, item in _observed_items(host_id, verdict.findings, cap).items():
             observed[key] = item
     summarised = {(h, k) for h, k, s in observed if s == drift.SUMMARY_SUBJECT}
 
@@ -539,14 +471,7 @@ def _upsert_findings(
     for key, finding in current.items():
         if key in observed or key[:2] in summarised:
             continue
-        host_clean = clean.get(key[0]) or set()
-        needed = set(depends.get(finding.kind, ())) or None
-        # Unknown kinds resolve only after a fully clean audit (no errors at all).
-        if needed is None:
-            if _fully_clean(host_clean):
-                to_resolve.append(finding.pk)
-                resolved[key[0]] += 1
-        elif needed <= host_clean:
+        if verdicts[key[0]].may_resolve(finding.kind):
             to_resolve.append(finding.pk)
             resolved[key[0]] += 1
     gone = set(to_resolve)
@@ -619,10 +544,9 @@ def _upsert_findings(
 def _observed_items(host_id: int, items: list[dict], cap: int) -> dict[tuple, dict]:
     """This audit's findings of one host by (host, kind, subject), at most `cap` of a kind.
 
-    The facts' findings are capped already (fleet/drift.py); this holds for any input, so
+    The verdict's findings are capped already (fleet/drift.py); this holds for any input, so
     one host can never open more than kinds × (cap + 1) findings in one audit.
     """
-    from fleet import drift
 
     found: dict[tuple, dict] = {}
     listed: Counter = Counter()
@@ -649,12 +573,6 @@ def _observed_items(host_id: int, items: list[dict], cap: int) -> dict[tuple, di
         summary = drift.summary_finding(kind, count, cap, severity[kind])
         found.setdefault((host_id, kind, drift.SUMMARY_SUBJECT), summary)
     return found
-
-
-def _fully_clean(clean: set[str]) -> bool:
-    from fleet.probe_script import SECTIONS
-
-    return set(SECTIONS) <= clean
 
 
 def _track_unreachable(

@@ -1,8 +1,9 @@
-"""Collect probe output from many hosts at once and parse it, inside one process.
+"""Collect probe output from many hosts at once and parse it into facts, inside one process.
 
 A bounded thread pool (SSH_CONCURRENCY) fans out over one chunk of hosts; each host has its own
 connect and command timeouts and its own error, so one dead host never stalls or stops the
-batch. Threads never touch the database: callers build the jobs and persist the results.
+batch. Threads never touch the database and carry no policy: callers build the jobs, and
+persistence judges the facts (`fleet/judge.py`) and stores them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from fleet import ssh
+from fleet import probe_script, ssh
+from fleet.facts import parse_probe
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ log = logging.getLogger(__name__)
 class Job:
     host_id: int
     target: ssh.Target
-    max_uptime_days: int
 
 
 @dataclass
@@ -35,7 +36,6 @@ class Collected:
 
     host_id: int
     started_at: datetime
-    max_uptime_days: int = 30
     duration: float = 0.0
     raw: str | None = None
     truncated: bool = False
@@ -54,9 +54,7 @@ class Collected:
 
 def probe_command() -> str:
     """The command line that runs the probe on a host (the probe script itself)."""
-    from fleet import probe_script
-
-    return getattr(probe_script, "PROBE_COMMAND", None) or probe_script.PROBE_SCRIPT
+    return probe_script.PROBE_SCRIPT
 
 
 def decode_output(data: bytes) -> str:
@@ -64,32 +62,32 @@ def decode_output(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
-def parse(raw: str, max_uptime_days: int, now: datetime | None = None) -> tuple[dict | None, str]:
+def parse(raw: str, now: datetime | None = None) -> tuple[dict | None, str]:
     """Parse probe output into facts; never raises (a crash is reported, not propagated)."""
-    from fleet.facts import parse_probe
-
     try:
-        facts = parse_probe(
-            raw,
-            max_uptime_days=max_uptime_days,
-            boot_space_min_mb=settings.BOOT_SPACE_MIN_MB,
-            now=now,
-            findings_per_kind=settings.FINDINGS_PER_KIND_MAX,
-        )
+        facts = parse_probe(raw, now=now)
     except Exception as exc:  # a parser bug must not lose the host's previous facts
         log.exception("parse_probe failed")
         return None, f"the probe output could not be parsed: {type(exc).__name__}: {exc}"
     return facts, ""
 
 
-def collect_one(job: Job, command: str, options: dict, measure_cpu: bool = False) -> Collected:
-    result = Collected(
-        host_id=job.host_id, started_at=timezone.now(), max_uptime_days=job.max_uptime_days
-    )
+def collect_one(
+    job: Job,
+    command: str,
+    options: dict,
+    measure_cpu: bool = False,
+    session: ssh.Session | None = None,
+) -> Collected:
+    """Probe one host over its own connection, or over `session` (see `collect`)."""
+    result = Collected(host_id=job.host_id, started_at=timezone.now())
     started = time.monotonic()
     try:
-        with ssh.connect(job.target, **options) as session:
-            output = session.run(command)
+        if session is None:
+            with ssh.connect(job.target, **options) as own:
+                output = own.run(command)
+        else:
+            output = _run_over(session, command, options)
         result.raw = decode_output(output.stdout)
         result.truncated = output.truncated
         result.exit_status = output.exit_status
@@ -100,11 +98,23 @@ def collect_one(job: Job, command: str, options: dict, measure_cpu: bool = False
         result.error = ssh.SSHError(f"{job.target.label}: unexpected error: {exc!r}")
     if result.raw is not None:
         cpu1 = time.thread_time() if measure_cpu else 0.0
-        result.facts, result.parse_error = parse(result.raw, job.max_uptime_days)
+        result.facts, result.parse_error = parse(result.raw)
         if measure_cpu:
             result.cpu["parse"] = time.thread_time() - cpu1
     result.duration = time.monotonic() - started
     return result
+
+
+def _run_over(session: ssh.Session, command: str, options: dict) -> ssh.Result:
+    """The probe over a session its caller keeps: opened here if it is not yet, with the
+    audit's own command timeout and output cap rather than the session's defaults."""
+    session.open()
+    timeout = options["command_timeout"]
+    return session.run(
+        command,
+        timeout=settings.SSH_COMMAND_TIMEOUT if timeout is None else timeout,
+        max_output=options["max_output"],
+    )
 
 
 def collect(
@@ -116,8 +126,13 @@ def collect(
     max_output: int | None = None,
     measure_cpu: bool = False,
     on_result: Callable[[Collected], None] | None = None,
+    session: ssh.Session | None = None,
 ) -> list[Collected]:
-    """Probe every job's host with at most `concurrency` in flight; results in job order."""
+    """Probe every job's host with at most `concurrency` in flight; results in job order.
+
+    `session` (one job only): probe over it instead of a connection of the collector's own, so
+    the caller's commands before and after the probe ride on the same connection.
+    """
     jobs = list(jobs)
     if not jobs:
         return []
@@ -127,6 +142,13 @@ def collect(
         "command_timeout": command_timeout,
         "max_output": max_output,
     }
+    if session is not None:
+        if len(jobs) != 1:
+            raise ValueError("a session carries one host's probe")
+        item = collect_one(jobs[0], command, options, measure_cpu, session)
+        if on_result is not None:
+            on_result(item)
+        return [item]
     workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
         futures = [pool.submit(collect_one, job, command, options, measure_cpu) for job in jobs]

@@ -1,4 +1,4 @@
-from fleet.roles import is_admin, is_operator
+from core.roles import is_admin, is_operator
 
 
 def roles(request) -> dict:

@@ -1,9 +1,10 @@
 """Findings: what the next boot would change, computed from one host's facts.
 
-`findings_from_facts` computes every kind of DESIGN.md's table except `host-key-changed` and
-`host-unreachable`, which the collector raises. `FINDING_KINDS` gives each kind its severity and
-whether it holds a reboot until acknowledged; `FINDING_SECTIONS` names the probe sections a kind
-depends on, so an audit closes an open finding only when those sections parsed cleanly.
+The rules the judge (`fleet/judge.py`) applies to a host's facts. `findings_from_facts` computes
+every kind of DESIGN.md's table except `host-key-changed` and `host-unreachable`, which the audit
+raises from SSH errors. `FINDING_KINDS` gives each kind its severity and whether it holds a
+reboot until acknowledged; `FINDING_SECTIONS` names the probe sections a kind depends on, so an
+audit closes an open finding only when those sections parsed cleanly (`may_resolve`).
 
 A host reports at most `per_kind` findings of one kind (FINDINGS_PER_KIND_MAX): the first ones
 by subject, then one summary finding of the same kind and severity whose subject is
@@ -13,8 +14,10 @@ a few hundred findings at most, never 50,000.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from .probe_script import SECTIONS
 from .versions import compare_kernels
 
 Facts = dict[str, Any]
@@ -380,7 +383,15 @@ def needs_reboot(facts: Facts, max_uptime_days: int) -> bool:
     return isinstance(uptime, int | float) and uptime > max_uptime_days * 86400
 
 
-def resolvable_kinds(sections_ok: list[str] | set[str]) -> set[str]:
+def may_resolve(kind: str, sections_ok: Iterable[str]) -> bool:
+    """Whether an audit whose whole, clean sections are `sections_ok` may close an open finding
+    of `kind` it no longer shows: every section the kind depends on is among them (a cut,
+    missing or failed section says nothing). A kind this version does not know (a newer
+    probe's) needs every section of the probe."""
+    return set(FINDING_SECTIONS.get(kind) or SECTIONS) <= set(sections_ok)
+
+
+def resolvable_kinds(sections_ok: Iterable[str]) -> set[str]:
     """Kinds whose open findings an audit may close: all their sections parsed cleanly."""
     clean = set(sections_ok)
-    return {kind for kind, needed in FINDING_SECTIONS.items() if set(needed) <= clean}
+    return {kind for kind in FINDING_SECTIONS if may_resolve(kind, clean)}

@@ -1,11 +1,17 @@
 """Normalised facts from one probe output (DESIGN.md "The probe protocol").
 
 `parse_probe(raw)` never raises: a section that cannot be parsed adds `{section, message}` to
-`errors` and the rest of the host is still described. Extra keys beyond DESIGN.md's list:
+`errors` and the rest of the host is still described. Facts only: the findings DESIGN.md lists
+with them are judged apart, against the host's limits (`fleet/judge.py`). Extra keys beyond
+DESIGN.md's list:
 
 - `probe_version`: the probe's own version, or null.
-- `sections_ok`: sections present in the output that parsed cleanly (the audit closes a finding
-  only when the sections it depends on are in this list).
+- `sections_ok`: sections present in the output, whole and parsed without an error (the audit
+  closes a finding only when the sections it depends on are in this list).
+- `incomplete`: "" when the output is one whole probe run, else why not
+  (`parsers/completeness.py`); then its last section is suspect and not in `sections_ok`.
+- `sections_missing`: the probe's sections (`probe_script.SECTIONS`) the output does not hold
+  whole: absent, or the one an incomplete output ends with.
 - `uptime_seconds`, `boot_free_mb`: raw inputs of the uptime and /boot space policies.
 - `default_boot_kernel_inferred`: true when no boot loader source answered and the newest
   installed kernel is assumed to be the next boot.
@@ -33,9 +39,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import parsers
-from .drift import FINDINGS_PER_KIND, findings_from_facts
-from .parsers import ParseError
-from .probe_script import ROOT_SECTIONS
+from .parsers import ParseError, completeness
+from .probe_script import ROOT_SECTIONS, SECTIONS
 from .versions import Family, compare_kernels, sort_kernels
 
 MISSING_TOOL = 127
@@ -189,7 +194,6 @@ def _empty_facts() -> dict[str, Any]:
         "systemd": {"state": None, "services": {}, "failed": []},
         "mounts_drift": {"not_mounted": [], "not_in_fstab": []},
         "sysctl_drift": [],
-        "findings": [],
         "errors": [],
         "probe_version": None,
         "sections_ok": [],
@@ -204,6 +208,8 @@ def _empty_facts() -> dict[str, Any]:
         "socket_activated": [],
         "timer_activated": [],
         "sections_cut": [],
+        "incomplete": "",
+        "sections_missing": [],
     }
 
 
@@ -212,6 +218,8 @@ class _Probe:
 
     def __init__(self, raw: str) -> None:
         self.sections = parsers.split_sections(raw)
+        # Judged on the sections as printed, before any is cut at its cap.
+        self.incomplete = completeness.incomplete(self.sections)
         self.errors: list[dict[str, str]] = []
         self.values: dict[str, Any] = {}
         self.ok: list[str] = []
@@ -233,17 +241,18 @@ class _Probe:
         for name in self.cut:
             if name in self.ok:
                 self.ok.remove(name)
-        if self.sections and "exit-codes" not in self.sections:
-            # The output was cut (size cap, dropped connection): the last section is suspect.
-            last = list(self.sections)[-1]
-            self.errors.append(
-                {
-                    "section": "exit-codes",
-                    "message": f"missing: the output ends inside or after `{last}`",
-                }
-            )
-            if last in self.ok:
-                self.ok.remove(last)
+        self.last_suspect = ""
+        if self.sections and self.incomplete:
+            # Cut short (size cap, dropped connection) or mangled: the last section is suspect.
+            self.last_suspect = list(self.sections)[-1]
+            if completeness.COMPLETE_MARKER not in self.sections:
+                self.errors.append(
+                    {
+                        "section": completeness.COMPLETE_MARKER,
+                        "message": f"missing: the output ends inside or after "
+                        f"`{self.last_suspect}`",
+                    }
+                )
 
     def _parse(self, name: str, text: str) -> None:
         parser = parsers.PARSERS.get(name)
@@ -280,33 +289,22 @@ class _Probe:
         return name in self.sections and self.codes.get(name) != MISSING_TOOL
 
 
-def parse_probe(
-    raw: str,
-    *,
-    max_uptime_days: int = 30,
-    boot_space_min_mb: int = 100,
-    now: datetime | None = None,
-    findings_per_kind: int = FINDINGS_PER_KIND,
-) -> dict[str, Any]:
+def parse_probe(raw: str, *, now: datetime | None = None) -> dict[str, Any]:
     """The facts JSON of one probe output; never raises.
 
-    At most `findings_per_kind` findings of each kind are listed, then one "… and N more".
+    `now` dates the boot when the output has no clock of its own (`now` section).
     """
     try:
-        return _parse_probe(raw, max_uptime_days, boot_space_min_mb, now, findings_per_kind)
+        return _parse_probe(raw, now)
     except Exception as exc:  # last line of defence: report, never fail the host
         facts = _empty_facts()
         facts["errors"] = [{"section": "probe", "message": f"internal error: {exc!r}"}]
+        facts["incomplete"] = f"internal parser error: {exc!r}"
+        facts["sections_missing"] = list(SECTIONS)
         return facts
 
 
-def _parse_probe(
-    raw: str,
-    max_uptime_days: int,
-    boot_space_min_mb: int,
-    now: datetime | None,
-    findings_per_kind: int,
-) -> dict[str, Any]:
+def _parse_probe(raw: str, now: datetime | None) -> dict[str, Any]:
     facts = _empty_facts()
     if not isinstance(raw, str):
         raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -324,15 +322,15 @@ def _parse_probe(
     _mounts(facts, probe)
     _sysctl(facts, probe)
 
+    # A section is whole and clean, or it is not: any error of its own (a cut, a refused sudo,
+    # fstab lines it cannot read, a boot time out of range) keeps it out.
+    erred = {e["section"] for e in probe.errors}
     facts["errors"] = probe.errors
-    facts["sections_ok"] = sorted(probe.ok)
+    facts["sections_ok"] = sorted(set(probe.ok) - erred - {probe.last_suspect})
     facts["sections_cut"] = sorted(probe.cut)
-    facts["findings"] = findings_from_facts(
-        facts,
-        max_uptime_days=max_uptime_days,
-        boot_space_min_mb=boot_space_min_mb,
-        per_kind=findings_per_kind,
-    )
+    facts["incomplete"] = probe.incomplete
+    whole = set(probe.sections) - {probe.last_suspect}
+    facts["sections_missing"] = [name for name in SECTIONS if name not in whole]
     return facts
 
 

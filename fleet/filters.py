@@ -10,6 +10,7 @@ from django_filters import rest_framework as filters
 
 from fleet import liveness, stats
 from fleet.findings import active_acknowledgement_q
+from fleet.limits import Limits
 from fleet.models import Finding, Host, RedundancyGroup
 
 
@@ -60,7 +61,7 @@ SEVERITY_COLUMNS = [f"open_{severity}" for severity in stats.SEVERITIES]
 def _host_state_q(state: str) -> Q:
     now = timezone.now()
     return {
-        "needs-reboot": lambda: stats.UptimePolicy.load(now).needs_reboot_q(),
+        "needs-reboot": lambda: Limits.load(now).needs_reboot_q(),
         "kernel-pending": lambda: Q(kernel_pending=True),
         "livepatched": lambda: Q(livepatch_state="applied"),
         "down": lambda: liveness.down_q(),
@@ -69,7 +70,7 @@ def _host_state_q(state: str) -> Q:
         ),
         "cordoned": lambda: Q(enabled=False),
         "key-untrusted": lambda: ~Q(host_key_state=Host.KeyState.PINNED),
-        "over-policy": lambda: Q(stats.UptimePolicy.load(now).over()),
+        "over-policy": lambda: Q(Limits.load(now).over()),
         "auditing": lambda: Q(audit_status__in=[Host.AuditStatus.QUEUED, Host.AuditStatus.RUNNING]),
     }[state]()
 

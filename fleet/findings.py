@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.audit_log import record
 from fleet.drift import FINDING_KINDS
 from fleet.models import Finding, Host
-from reboots.events import record
 
 HOST_UNREACHABLE = "host-unreachable"
 HOST_KEY_CHANGED = "host-key-changed"

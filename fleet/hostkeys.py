@@ -19,11 +19,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit_log import build as build_event
+from core.audit_log import record, record_many
 from fleet import ssh
 from fleet.findings import HOST_KEY_CHANGED
 from fleet.models import Finding, Host
-from reboots.events import build as build_event
-from reboots.events import record, record_many
 
 # When known_hosts holds several keys for a host, pin the one our client asks for first.
 KEY_PREFERENCE = (

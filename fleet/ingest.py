@@ -1,4 +1,4 @@
-"""Probe output pushed by a host itself (cron + curl): same parser, same findings as SSH.
+"""Probe output pushed by a host itself (cron + curl): same parser, same judge as SSH.
 
 A push says only what the host reports about itself. It never verifies a reboot, never
 touches host-key trust (a `host-key-changed` finding stays open), and never says anything about
@@ -42,15 +42,14 @@ class IngestResult:
 
 
 def ingest_probe(host: Host, text: str) -> IngestResult:
-    """Parse pushed probe output and persist it as an audit with `source=push`."""
+    """Parse pushed probe output and persist it as an audit with `source=push` (judged there,
+    as an SSH audit is)."""
     started = timezone.now()
-    limit = audit.max_uptime_days_for([host])[host.pk]
     raw = text.replace("\x00", "\ufffd")
-    facts, parse_error = collector.parse(raw, limit)
+    facts, parse_error = collector.parse(raw)
     result = collector.Collected(
         host_id=host.pk,
         started_at=started,
-        max_uptime_days=limit,
         raw=raw,
         facts=facts,
         parse_error=parse_error,

@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Concat, Left
 
+from core import clock
+from core.audit_log import build as build_event
+from core.audit_log import record, record_many
 from fleet.models import Host
-from reboots.events import build as build_event
-from reboots.events import record_many
 
 UP, DOWN, UNKNOWN = Host.Liveness.UP, Host.Liveness.DOWN, Host.Liveness.UNKNOWN
 REASON_MAX = 300
@@ -79,6 +81,27 @@ def mark_up_from_down(host_id: int, reason: str, *, now: datetime) -> int:
     return Host.objects.filter(pk=host_id, liveness=DOWN).update(
         liveness=UP, liveness_since=Value(now), liveness_reason=reason[:REASON_MAX], down_boot_id=""
     )
+
+
+class MarkUpRefused(ValueError):
+    """An admin's mark-up that cannot be taken; the message says why."""
+
+
+def vouch_up(host: Host, user, reason: str) -> None:
+    """An admin's explicit, recorded word that a down host is up.
+
+    Callers check that `user` is an admin. The host then counts as available to every rollout
+    and schedule, as if an audit had seen it up.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise MarkUpRefused("say why you know the host is up")
+    who = user.get_username() if user is not None else "system"
+    with transaction.atomic():
+        if not mark_up_from_down(host.pk, f"marked up by {who}: {reason}", now=clock.now()):
+            raise MarkUpRefused(f"{host.name} is not down")
+        record(user, "host.marked-up", host, reason, host=host)
+    host.refresh_from_db()
 
 
 def observe_audit(

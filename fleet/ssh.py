@@ -42,6 +42,7 @@ __all__ = [
     "fingerprint_sha256",
     "parse_bastion",
     "tcp_port_open",
+    "tcp_probe",
 ]
 
 STDERR_MAX_BYTES = 64 * 1024
@@ -218,12 +219,27 @@ def fingerprint_sha256(key_type: str, key_b64: str) -> str:
 
 
 def tcp_port_open(address: str, port: int, timeout: float) -> bool:
-    """True when a TCP connect succeeds within `timeout`: cheap polling of a rebooting host."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
+    """True when a TCP connect succeeds within `timeout`."""
+    sock = tcp_probe(address, port, timeout)
+    if sock is None:
         return False
+    sock.close()
+    return True
+
+
+def tcp_probe(address: str, port: int, timeout: float) -> socket.socket | None:
+    """A TCP connection to the port, or None when it refuses or does not answer within `timeout`.
+
+    Cheap polling of a rebooting host: while it is down this costs it no SSH session, and once
+    the port accepts, `Session(target, sock=...)` runs SSH over this very connection, so the
+    check and the session are one connection, not two. The caller closes an unused socket.
+    """
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError:
+        return None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 # --- client keys ------------------------------------------------------------------------------
@@ -263,7 +279,8 @@ class Session:
     """One authenticated SSH connection to a host; runs commands, one channel each.
 
     Use as a context manager: `with connect(target) as s: s.run("uptime", timeout=10)`.
-    Not for sharing between threads.
+    Not for sharing between threads. `sock` is a TCP connection to the host already made (see
+    `tcp_probe`; not with a bastion): the session owns it and runs SSH over it.
     """
 
     def __init__(
@@ -275,7 +292,10 @@ class Session:
         max_output: int | None = None,
         key_file: str | None = None,
         use_agent: bool | None = None,
+        sock: socket.socket | None = None,
     ):
+        if sock is not None and target.bastion is not None:
+            raise ValueError("a connected socket cannot reach a host behind a bastion")
         self.target = target
         self.timeouts = _Timeouts(
             connect=connect_timeout
@@ -293,6 +313,7 @@ class Session:
         self._transports: list[paramiko.Transport] = []
         self._transport: paramiko.Transport | None = None
         self._agent: paramiko.Agent | None = None
+        self._sock = sock
 
     # context manager
     def __enter__(self) -> Session:
@@ -311,7 +332,7 @@ class Session:
         if self._transport is not None:
             return
         try:
-            sock = None
+            sock, self._sock = self._sock, None  # once handed over, the transport closes it
             if self.target.bastion is not None:
                 bastion_transport = self._handshake(self.target.bastion, None)
                 sock = self._open_tunnel(bastion_transport)
@@ -321,6 +342,9 @@ class Session:
             raise
 
     def close(self) -> None:
+        if self._sock is not None:  # given but never opened
+            self._sock.close()
+            self._sock = None
         # Innermost first: the host's transport rides on the bastion's channel.
         for transport in reversed(self._transports):
             # Closing a dead transport must never raise.

@@ -7,13 +7,11 @@ subqueries, never a Python loop over hosts or findings.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
 from django.db.models import (
     BooleanField,
     Case,
     Count,
-    Exists,
     ExpressionWrapper,
     IntegerField,
     OuterRef,
@@ -27,10 +25,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fleet.findings import active_acknowledgement_q
+from fleet.limits import Limits
 from fleet.models import Finding, Host
-
-if TYPE_CHECKING:
-    from cadence.due import Limits
 
 SEVERITIES = [s.value for s in Finding.Severity]
 KERNELS_PER_DISTRO = 6
@@ -39,47 +35,6 @@ KERNELS_PER_DISTRO = 6
 def open_q(now: datetime, prefix: str = "") -> Q:
     """A finding that still asks for attention: unresolved and not acknowledged (or expired)."""
     return Q(**{f"{prefix}resolved_at__isnull": True}) & ~active_acknowledgement_q(now, prefix)
-
-
-@dataclass(frozen=True)
-class UptimePolicy:
-    """The uptime limit in force for each host: the smallest of MAX_UPTIME_DAYS, its groups'
-    limits and the limits of the enabled schedules that select it (DESIGN.md).
-
-    A view of `cadence.due.Limits`, so the Fleet page, the host filters, the API, the metrics and
-    the reboot-debt figures share one definition. Loaded once per request (a few small queries,
-    none per host); the comparisons themselves run in the database.
-    """
-
-    limits: "Limits"
-
-    @classmethod
-    def load(cls, now: datetime | None = None) -> "UptimePolicy":
-        # Imported here: cadence builds on fleet (its models import the selections, which read
-        # this module), so a top-level import would be circular.
-        from cadence.due import Limits
-
-        return cls(Limits.load(now or timezone.now()))
-
-    @property
-    def now(self) -> datetime:
-        return self.limits.now
-
-    @property
-    def max_days(self) -> int:
-        return self.limits.base_days
-
-    def over_q(self) -> Q:
-        """Hosts up longer than their limit (no joins: safe in filters and aggregates)."""
-        return self.limits.over_q()
-
-    def over(self) -> Exists:
-        """A boolean expression on Host, false (never NULL) when the boot time is unknown."""
-        return Exists(Host.objects.filter(self.over_q(), pk=OuterRef("pk")))
-
-    def needs_reboot_q(self) -> Q:
-        """DESIGN's definition, evaluated now: a reboot is required or uptime is over policy."""
-        return self.limits.needs_reboot_q()
 
 
 def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySet:
@@ -100,9 +55,9 @@ def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySe
     return hosts.annotate(**annotations)
 
 
-def with_over_policy(hosts: QuerySet, policy: UptimePolicy) -> QuerySet:
-    """Annotate `over_policy` on each host."""
-    return hosts.annotate(over_policy=ExpressionWrapper(policy.over(), output_field=BooleanField()))
+def with_over_policy(hosts: QuerySet, limits: Limits) -> QuerySet:
+    """Annotate `over_policy` on each host (uptime past its limit, `fleet.limits`)."""
+    return hosts.annotate(over_policy=ExpressionWrapper(limits.over(), output_field=BooleanField()))
 
 
 @dataclass(frozen=True)
@@ -124,18 +79,18 @@ def uptime_edges(max_days: int) -> list[int]:
     return sorted({1, 7, max_days, 90, 365})
 
 
-def fleet_totals(policy: UptimePolicy) -> dict:
+def fleet_totals(limits: Limits) -> dict:
     """Headline numbers, uptime buckets and audit progress in one aggregate query."""
-    now = policy.now
-    edges = uptime_edges(policy.max_days)
+    now = limits.now
+    edges = uptime_edges(limits.base_days)
     aggregates = {
         "hosts": Count("pk"),
         "up": Count("pk", filter=Q(liveness=Host.Liveness.UP)),
         "down": Count("pk", filter=Q(liveness=Host.Liveness.DOWN)),
         "liveness_unknown": Count("pk", filter=Q(liveness=Host.Liveness.UNKNOWN)),
-        "needs_reboot": Count("pk", filter=policy.needs_reboot_q()),
+        "needs_reboot": Count("pk", filter=limits.needs_reboot_q()),
         "reboot_required": Count("pk", filter=Q(reboot_required=True)),
-        "over_policy": Count("pk", filter=Q(policy.over())),
+        "over_policy": Count("pk", filter=Q(limits.over())),
         "kernel_pending": Count("pk", filter=Q(kernel_pending=True)),
         "livepatched": Count("pk", filter=Q(livepatch_state="applied")),
         "cordoned": Count("pk", filter=Q(enabled=False)),
@@ -157,7 +112,7 @@ def fleet_totals(policy: UptimePolicy) -> dict:
     buckets = []
     for index, (low, high) in enumerate(pairwise(bounds)):
         label = f"{low}–{high} d" if high is not None else f"> {low} d"
-        over = low >= policy.max_days
+        over = low >= limits.base_days
         buckets.append((label, row.pop(f"uptime_{index}"), "over" if over else ""))
     buckets.append(("unknown", row["uptime_unknown"], "unknown"))
     row["uptime_buckets"] = _bars(buckets, row["hosts"])

@@ -1,10 +1,6 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from fleet.hostnames import HostNameConverter
 from fleet.views import drift, fleet, host, inventory
-
-# Every URL to a host goes through this converter, so any stored name links and resolves.
-register_converter(HostNameConverter, "hostname")
 
 app_name = "fleet"
 

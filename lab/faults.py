@@ -18,4 +18,9 @@ CONNECTION_FAULTS = {
     "flapping": "every other connection is dropped, starting with the next one",
     "unhealthy": "the lab-health command fails",
 }
-FAULTS = {**BOOT_FAULTS, **CONNECTION_FAULTS}
+# Act on the host's HTTP service (lab.service), until cleared.
+SERVICE_FAULTS = {
+    "service-fails": "the service answers 500 (at once, and after every boot)",
+    "slow-start": "after each boot the service's first answers are slow",
+}
+FAULTS = {**BOOT_FAULTS, **CONNECTION_FAULTS, **SERVICE_FAULTS}

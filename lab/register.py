@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from fleet.models import Host, RedundancyGroup
 from lab.generate import GroupSpec, group_specs
 from lab.simulator import HostInfo, Lab
 
@@ -18,8 +19,6 @@ def register_hosts(
     Accepts a running Lab, or HostInfo records (e.g. from a lab in another process) with the
     groups they name; group limits default to the lab's role limits.
     """
-    from fleet.models import Host, RedundancyGroup
-
     if isinstance(lab_or_specs, Lab):
         infos = list(lab_or_specs.hosts.values())
         group_list = list(groups) if groups is not None else lab_or_specs.groups

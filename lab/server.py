@@ -23,6 +23,7 @@ import asyncssh
 
 from lab.hoststate import DOWN, EMERGENCY, UP, HostState
 from lab.probe import corrupt
+from lab.service import HostService
 from lab.shell import SessionClosed, ShellContext, execute, reads_script_from_stdin
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class _SSHServer(asyncssh.SSHServer):
         self.conn = conn
         self.host.connections.add(conn)
         self.host.accepted += 1
+        self.host.accepted_ever += 1
         if "flapping" in self.host.state.faults and self.host.accepted % 2 == 1:
             # Drop the connection before the handshake completes, as a flaky network does.
             asyncio.get_running_loop().call_soon(conn.abort)
@@ -85,12 +87,14 @@ class HostRuntime:
         self.mode = "closed"
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.hung: set[asyncio.BaseTransport] = set()
-        self.accepted = 0
+        self.accepted = 0  # since the last boot (the `flapping` fault counts these)
+        self.accepted_ever = 0  # since the lab started: what a whole reboot cost the host
         self.forwarded = 0  # direct-tcpip channels opened through this host (as a bastion)
         self.boot_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._key: tuple[int, asyncssh.SSHKey] | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.service = HostService(self, core.service_port) if core.service_port else None
 
     def track(self, task: asyncio.Task) -> None:
         """Keep a reference to a background task until it finishes (the loop holds weak ones)."""
@@ -117,6 +121,12 @@ class HostRuntime:
         return "ssh"
 
     async def sync_listener(self, force: bool = False) -> None:
+        """Open or close the SSH listener, and the service's, to match the host's condition."""
+        await self._sync_ssh(force)
+        if self.service is not None:
+            await self.service.sync()
+
+    async def _sync_ssh(self, force: bool) -> None:
         async with self._lock:
             want = self.desired_mode()
             if want == self.mode and not force:
@@ -174,6 +184,8 @@ class HostRuntime:
             self.boot_timer = None
         self.drop_connections()
         await self._close_listener()
+        if self.service is not None:
+            await self.service.close()
 
     # --- sessions ---
     async def _session(self, process: asyncssh.SSHServerProcess) -> None:
@@ -206,6 +218,8 @@ class HostRuntime:
             process.stderr.write(b"lab: internal error\n")
             status = 70
         self.core.save_host(self)
+        if self.service is not None:  # `systemctl stop nginx` closes the service's port
+            await self.service.sync()
         process.exit(status)
 
     # --- boots ---

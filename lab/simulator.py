@@ -99,9 +99,11 @@ class Lab:
         distros: Sequence[str] | None = None,
         drift: Mapping[int, Sequence[str]] | None = None,
         stock: bool = False,
+        service_port: int | None = None,
     ) -> None:
         """`distros[i]` and `drift[i]` fix host i's distribution and drift (when the lab first
-        creates it); `stock=True` gives every other new host no drift at all."""
+        creates it); `stock=True` gives every other new host no drift at all; `service_port`
+        makes every host serve its HTTP service on that port of its address (lab.service)."""
         if hosts < 0:
             raise LabError("hosts must be zero or more")
         if time_scale <= 0:
@@ -115,6 +117,7 @@ class Lab:
         self.distro_overrides = list(distros or [])
         self.drift_overrides = {int(k): list(v) for k, v in (drift or {}).items()}
         self.stock = stock
+        self.service_port = service_port
         self.settings: LabSettings | None = None
         self.runtimes: dict[str, HostRuntime] = {}
         self.authorized_keys: asyncssh.SSHAuthorizedKeys | None = None
@@ -311,6 +314,8 @@ class Lab:
         st.up_at = None if "never-returns" in st.faults else now + delay
         self.store.save_host(st)
         runtime.drop_connections()
+        if runtime.service is not None:
+            runtime.service.drop_connections()
         runtime.track(asyncio.get_running_loop().create_task(runtime.sync_listener()))
         if st.up_at is not None:
             runtime.schedule_boot(st.up_at)
@@ -440,9 +445,38 @@ class Lab:
     def faults(self, name: str) -> list[str]:
         return self._call(lambda: self._faults_of(name))
 
-    def accepted_connections(self, name: str) -> int:
-        """SSH connections the host accepted since it last booted (what a client cost it)."""
-        return self._call(lambda: self._runtime(name).accepted)
+    def accepted_connections(self, name: str, *, since_boot: bool = True) -> int:
+        """SSH connections the host accepted since it last booted (what a client cost it), or
+        since the lab started (`since_boot=False`: a reboot's connections on both boots)."""
+
+        def count() -> int:
+            runtime = self._runtime(name)
+            return runtime.accepted if since_boot else runtime.accepted_ever
+
+        return self._call(count)
+
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the lab's loop thread (every simulated sshd), so a client running in the
+        same process can tell its own CPU from the lab's."""
+        if self._thread is None or self._thread.ident is None:
+            raise LabError("the lab is not running; call start() first")
+        return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+
+    def service_address(self, name: str) -> tuple[str, int]:
+        """(address, port) of the host's HTTP service (the lab must have a service port)."""
+        if self.service_port is None:
+            raise LabError("this lab serves no HTTP service; start it with service_port=…")
+        return self._runtime(name).state.address, self.service_port
+
+    def service_answers(self, name: str) -> int:
+        """Requests the host's service answered since the lab started, other than `/healthz`
+        (a load balancer's health checks)."""
+
+        def count() -> int:
+            service = self._runtime(name).service
+            return service.answered if service is not None else 0
+
+        return self._call(count)
 
     def reboot(self, name: str) -> None:
         """Reboot a host as if the reboot command had been sent to it."""

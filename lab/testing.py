@@ -28,11 +28,33 @@ TEST_TIME_SCALE = 0.02
 TEST_PORT = 2222
 
 
+# Labs started by tests live in 127.64.0.0–127.126.255.255; the demo's default is 127.10.0.0.
+_FIRST_OCTET2, _LAST_OCTET2 = 64, 126
+
+
+def xdist_worker() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, how many workers run); (0, 1) outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, …
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not name.startswith("gw") or count < 1:
+        return 0, 1
+    return int(name[2:]) % count, count
+
+
 def free_base_address(port: int = TEST_PORT) -> str:
-    """A 127.x.y.0 base whose first addresses are free on `port` (tests run side by side)."""
+    """A 127.x.y.0 base whose first addresses are free on `port` (tests run side by side).
+
+    Each pytest-xdist worker draws from its own second octets (worker i of n: 64 + i, 64 + i + n,
+    …), so two workers never pick the same /24, nor the one the other's lab grows into: the third
+    octet stays below 240, leaving a lab of up to 4,000 hosts inside its worker's 127.x.
+    """
+    index, count = xdist_worker()
+    octets = range(
+        _FIRST_OCTET2 + index % (_LAST_OCTET2 - _FIRST_OCTET2 + 1), _LAST_OCTET2 + 1, count
+    )
     rng = random.Random(os.getpid() ^ int.from_bytes(os.urandom(4), "big"))
     for _ in range(200):
-        base = f"127.{rng.randint(64, 126)}.{rng.randint(0, 255)}.0"
+        base = f"127.{rng.choice(octets)}.{rng.randint(0, 239)}.0"
         probe = base.rsplit(".", 1)[0] + ".1"
         with socket.socket() as sock:
             try:
@@ -141,6 +163,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture
 def registered_lab(lab: Lab, db: None) -> Lab:
+    # This module also serves benchmarks that run without Django; registering needs its models.
     from lab.register import register_hosts
 
     register_hosts(lab)

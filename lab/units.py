@@ -73,6 +73,12 @@ def stock_units(distro: Distro, role: str) -> list[UnitRow]:
     return _catalog("core") + rows + _role_units().get((role, family), [])
 
 
+def role_unit_names(role: str) -> list[str]:
+    """The units a role adds (on either packaging): the ones that provide its service."""
+    names = [row[0] for (r, _family), rows in _role_units().items() if r == role for row in rows]
+    return sorted(set(names))
+
+
 def _rhel_extras(distro: Distro) -> list[UnitRow]:
     extras: list[UnitRow] = []
     if distro.systemd >= 250:

@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fleet import stats
+from fleet.limits import Limits
 from fleet.models import Audit, Finding, Host
 from metrics.debt import debt_families
 from reboots.models import EngineState, RebootAttempt, Rollout
@@ -43,9 +44,9 @@ def _counts_by(queryset, field: str, every: list[str]) -> dict[str, int]:
     return counts
 
 
-def host_families(policy: stats.UptimePolicy) -> Iterator[Metric]:
-    now = policy.now
-    totals = stats.fleet_totals(policy)
+def host_families(limits: Limits) -> Iterator[Metric]:
+    now = limits.now
+    totals = stats.fleet_totals(limits)
     reachability = _labelled(
         "hosts",
         "Hosts by observed liveness: up, down (a reboot sent and no new boot seen yet, a failed "
@@ -62,7 +63,7 @@ def host_families(policy: stats.UptimePolicy) -> Iterator[Metric]:
     for key, documentation in (
         ("needs_reboot", "Hosts that need a reboot: required, or uptime over policy."),
         ("reboot_required", "Hosts where a source says a reboot is required."),
-        ("over_uptime_policy", "Hosts up longer than MAX_UPTIME_DAYS (or their group's limit)."),
+        ("over_uptime_policy", "Hosts up longer than their limit (global, group or schedule)."),
         ("kernel_pending", "Hosts with a newer kernel installed than the one running."),
         ("livepatched", "Hosts running with live patches applied."),
         ("cordoned", "Hosts disabled: never audited nor rebooted."),
@@ -187,10 +188,10 @@ class FleetCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         # Loaded once: the host and debt families judge uptime against the same limits.
-        policy = stats.UptimePolicy.load(now)
-        yield from host_families(policy)
+        limits = Limits.load(now)
+        yield from host_families(limits)
         yield from finding_families(now)
         yield from rollout_families()
         yield from audit_families(now)
         yield from engine_families(now)
-        yield from debt_families(now, policy.limits)
+        yield from debt_families(now, limits)

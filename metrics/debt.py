@@ -13,6 +13,7 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from cadence import due
+from fleet.limits import Limits
 
 PREFIX = "rebootable_"
 SECONDS_PER_DAY = 86400
@@ -24,7 +25,7 @@ def _family(
     return GaugeMetricFamily(PREFIX + name, documentation, labels=labels, unit=unit)
 
 
-def debt_families(now: datetime, limits: due.Limits | None = None) -> Iterator[Metric]:
+def debt_families(now: datetime, limits: Limits | None = None) -> Iterator[Metric]:
     summary = due.debt_summary(now, top=0, limits=limits)
     fleet = summary["fleet"]
 

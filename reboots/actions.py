@@ -1,7 +1,8 @@
 """What people do to rollouts: create, start, approve, pause, resume, abort, retry, skip,
 override a change window, pause everything.
 
-Each action is a conditional update recorded as an event with who and when, and raises
+Each action validates the request and asks the state machine (reboots/transitions.py) for the
+transition, which is a conditional update recorded as an event with who and when; it raises
 `ActionError` (with a message for the page) when it does not apply. Callers check roles:
 operators for everything here, admins for `override_window` (DESIGN.md "Security defaults").
 """
@@ -11,15 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
-from fleet import liveness
-from reboots import clock, engine, notify, selection
-from reboots.engine import A, log_line
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from reboots import selection, transitions
 from reboots.models import EngineState, RebootAttempt, RebootPolicy, Rollout, Wave
 from reboots.preview import Preview, preview
 from reboots.snapshot import Policy
+
+A = RebootAttempt.State
 
 
 class ActionError(Exception):
@@ -101,14 +102,8 @@ def create_rollout(
 
 
 def start_rollout(rollout: Rollout, user) -> None:
-    now = clock.now()
-    with transaction.atomic():
-        started = Rollout.objects.filter(pk=rollout.pk, state=Rollout.State.DRAFT).update(
-            state=Rollout.State.RUNNING, started_at=now
-        )
-        if started != 1:
-            raise ActionError(f"only a draft can be started; this rollout is {_state(rollout)}")
-        record(user, "rollout.started", rollout, "", rollout=rollout)
+    if not transitions.start_rollout(rollout, user, clock.now()):
+        raise ActionError(f"only a draft can be started; this rollout is {_state(rollout)}")
     rollout.refresh_from_db()
 
 
@@ -120,15 +115,9 @@ def approve(wave: Wave, user) -> None:
     policy = Policy.of(rollout)
     if policy.creator_cannot_approve and rollout.created_by_id == getattr(user, "pk", None):
         raise ActionError("the policy requires someone other than the rollout's creator to approve")
-    now = clock.now()
-    with transaction.atomic():
-        approved = Wave.objects.filter(
-            pk=wave.pk, state=Wave.State.AWAITING_APPROVAL, approved_at__isnull=True
-        ).update(approved_by=user, approved_at=now)
-        if approved != 1:
-            wave.refresh_from_db()
-            raise ActionError(f"wave {wave.number} is not waiting for approval ({wave.state})")
-        record(user, "wave.approved", wave, f"wave {wave.number}", rollout=rollout)
+    if not transitions.approve_wave(wave, user, clock.now()):
+        wave.refresh_from_db()
+        raise ActionError(f"wave {wave.number} is not waiting for approval ({wave.state})")
     wave.refresh_from_db()
 
 
@@ -140,21 +129,8 @@ def override_window(rollout: Rollout, user, reason: str, until: datetime) -> Non
     now = clock.now()
     if until <= now:
         raise ActionError("the override must end in the future")
-    with transaction.atomic():
-        updated = Rollout.objects.filter(
-            pk=rollout.pk, state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES]
-        ).update(
-            window_override_until=until, window_override_reason=reason, window_override_by=user
-        )
-        if updated != 1:
-            raise ActionError(f"the rollout is {_state(rollout)}")
-        record(
-            user,
-            "rollout.window-overridden",
-            rollout,
-            f"until {until:%Y-%m-%d %H:%M} UTC: {reason}",
-            rollout=rollout,
-        )
+    if not transitions.override_window(rollout, user, reason, until):
+        raise ActionError(f"the rollout is {_state(rollout)}")
     rollout.refresh_from_db()
 
 
@@ -164,7 +140,7 @@ def override_window(rollout: Rollout, user, reason: str, until: datetime) -> Non
 def pause(rollout: Rollout, user, reason: str = "") -> None:
     text = reason.strip() or "paused by an operator"
     kind = Rollout.PauseKind.OPERATOR
-    if not engine.pause_rollout(rollout, user, text, kind=kind, now=clock.now()):
+    if not transitions.pause_rollout(rollout, user, text, kind=kind, now=clock.now()):
         raise ActionError(f"only a running rollout can be paused; this one is {_state(rollout)}")
 
 
@@ -181,38 +157,16 @@ def resume(rollout: Rollout, user) -> None:
             )
     if EngineState.load().pause_all:
         raise ActionError("all rollouts are paused fleet-wide; resume the fleet first")
-    with transaction.atomic():
-        resumed = Rollout.objects.filter(pk=rollout.pk, state=Rollout.State.PAUSED).update(
-            state=Rollout.State.RUNNING, pause_kind="", pause_reason="", paused_at=None
-        )
-        if resumed != 1:
-            raise ActionError("the rollout changed meanwhile; reload")
-        record(user, "rollout.resumed", rollout, "", rollout=rollout)
+    if not transitions.resume_rollout(rollout, user):
+        raise ActionError("the rollout changed meanwhile; reload")
     rollout.refresh_from_db()
 
 
 def abort(rollout: Rollout, user, reason: str = "") -> None:
     """End the rollout. Hosts not started are skipped; hosts mid-reboot finish and are verified."""
-    now = clock.now()
     text = reason.strip() or "aborted by an operator"
-    with transaction.atomic():
-        aborted = Rollout.objects.filter(
-            pk=rollout.pk, state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES]
-        ).update(
-            state=Rollout.State.ABORTED,
-            ended_at=now,
-            pause_reason=text,
-            waiting_reason="",
-            waiting_kind="",
-        )
-        if aborted != 1:
-            raise ActionError(f"the rollout has already ended ({_state(rollout)})")
-        RebootAttempt.objects.filter(rollout=rollout, state__in=[A.PENDING, A.HELD]).update(
-            state=A.SKIPPED, ended_at=now, log=log_line(now, "skipped: the rollout was aborted")
-        )
-        record(user, "rollout.aborted", rollout, text, rollout=rollout)
-        rollout.refresh_from_db()
-        notify.emit(rollout, "aborted", f"aborted by {_who(user)}: {text}")
+    if not transitions.abort_rollout(rollout, user, text, clock.now()):
+        raise ActionError(f"the rollout has already ended ({_state(rollout)})")
 
 
 # --- hosts -------------------------------------------------------------------------------------
@@ -226,31 +180,14 @@ def retry(attempt: RebootAttempt, user) -> None:
             f"{attempt.host_label} was removed from the inventory: skip it instead of retrying"
         )
     try:
-        with transaction.atomic():
-            retried = RebootAttempt.objects.filter(
-                pk=attempt.pk,
-                state=A.FAILED,
-                rollout__state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES],
-            ).update(
-                state=A.PENDING,
-                tries=F("tries") + 1,
-                failure_reason="",
-                failed_at=None,
-                warnings=[],
-                ended_at=None,
-                lease_until=None,
-                lease_token="",
-                dispatches=0,
-                log=log_line(now, f"retry requested by {_who(user)}"),
-            )
-            if retried != 1:
-                attempt.refresh_from_db()
-                raise ActionError(
-                    f"only a failed host of an unfinished rollout can be retried ({attempt.state})"
-                )
-            record(user, "attempt.retried", attempt, "", host=attempt.host, rollout=attempt.rollout)
+        retried = transitions.retry_attempt(attempt, user, now)
     except IntegrityError as exc:
         raise ActionError(f"{attempt.host_label} is in another open rollout now") from exc
+    if not retried:
+        attempt.refresh_from_db()
+        raise ActionError(
+            f"only a failed host of an unfinished rollout can be retried ({attempt.state})"
+        )
     attempt.refresh_from_db()
 
 
@@ -258,43 +195,15 @@ def skip(attempt: RebootAttempt, user, reason: str = "") -> None:
     """pending / held / failed → skipped: the rollout goes on without this host."""
     now = clock.now()
     text = reason.strip() or "skipped by an operator"
-    with transaction.atomic():
-        # An ended rollout's record is final: nothing in it is rewritten afterwards.
-        skipped = RebootAttempt.objects.filter(
-            pk=attempt.pk,
-            state__in=[A.PENDING, A.HELD, A.FAILED],
-            rollout__state__in=[Rollout.State.DRAFT, *Rollout.ACTIVE_STATES],
-        ).update(state=A.SKIPPED, ended_at=now, lease_until=None, log=log_line(now, text))
-        if skipped != 1:
-            attempt.refresh_from_db()
-            if Rollout.objects.filter(pk=attempt.rollout_id, state__in=Rollout.ENDED_STATES):
-                raise ActionError("only a host of an unfinished rollout can be skipped")
-            raise ActionError(
-                f"{attempt.host_label} cannot be skipped while it is "
-                f"{attempt.get_state_display().lower()}"
-            )
-        record(user, "attempt.skipped", attempt, text, host=attempt.host, rollout=attempt.rollout)
-    attempt.refresh_from_db()
-
-
-def mark_host_up(host, user, reason: str) -> None:
-    """An admin's explicit, recorded word that a down host is up (fleet/liveness.py).
-
-    Callers check that `user` is an admin. The host then counts as available to every rollout
-    and schedule, as if an audit had seen it up.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise ActionError("say why you know the host is up")
-    now = clock.now()
-    with transaction.atomic():
-        marked = liveness.mark_up_from_down(
-            host.pk, f"marked up by {_who(user)}: {reason}", now=now
+    if not transitions.skip_attempt(attempt, user, text, now):
+        attempt.refresh_from_db()
+        if Rollout.objects.filter(pk=attempt.rollout_id, state__in=Rollout.ENDED_STATES):
+            raise ActionError("only a host of an unfinished rollout can be skipped")
+        raise ActionError(
+            f"{attempt.host_label} cannot be skipped while it is "
+            f"{attempt.get_state_display().lower()}"
         )
-        if not marked:
-            raise ActionError(f"{host.name} is not down")
-        record(user, "host.marked-up", host, reason, host=host)
-    host.refresh_from_db()
+    attempt.refresh_from_db()
 
 
 # --- the whole fleet ---------------------------------------------------------------------------
@@ -312,7 +221,9 @@ def pause_all(user, reason: str) -> int:
         record(user, "fleet.paused", None, reason)
     count = 0
     for rollout in Rollout.objects.filter(state=Rollout.State.RUNNING):
-        count += engine.pause_rollout(rollout, user, reason, kind=Rollout.PauseKind.FLEET, now=now)
+        count += transitions.pause_rollout(
+            rollout, user, reason, kind=Rollout.PauseKind.FLEET, now=now
+        )
     return count
 
 
@@ -331,10 +242,6 @@ def resume_all(user) -> int:
         except ActionError:
             continue
     return count
-
-
-def _who(user) -> str:
-    return user.get_username() if user is not None and user.is_authenticated else "system"
 
 
 def _state(rollout: Rollout) -> str:

@@ -1,11 +1,11 @@
 """The Django admin for rollouts, policies and notifications. Edits made here land in the
-audit log (reboots.events) like edits made on the product's own pages."""
+audit log (core.audit_log) like edits made on the product's own pages."""
 
 from django.contrib import admin
 
-from reboots.events import record
+from core.audit_log import record
 from reboots.forms import PolicyAdminForm
-from reboots.models import Event, Notification, RebootAttempt, RebootPolicy, Rollout, Wave
+from reboots.models import Notification, RebootAttempt, RebootPolicy, Rollout, Wave
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -84,20 +84,6 @@ class RebootAttemptAdmin(admin.ModelAdmin):
     search_fields = ["host__name"]
     list_select_related = ["host", "rollout"]
     readonly_fields = [f.name for f in RebootAttempt._meta.fields]
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_name", "verb", "target_label", "host"]
-    list_filter = ["verb"]
-    search_fields = ["target_label", "detail"]
-    readonly_fields = [f.name for f in Event._meta.fields]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)

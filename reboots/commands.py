@@ -4,25 +4,16 @@ The host's name reaches a command only as the environment variable REBOOTABLE_HO
 address as REBOOTABLE_ADDRESS); it is never pasted into the command string, so a hostile
 inventory name cannot inject shell code.
 
-A controller command does not inherit the worker's environment (which holds SECRET_KEY,
-DATABASE_URL, REDIS_URL, SSH_KEY_FILE…). It sees only:
-- PATH (the worker's, else a standard one),
-- the REBOOTABLE_* variables set here (REBOOTABLE_HOST, REBOOTABLE_ADDRESS),
-- the variables an admin names in CONTROLLER_COMMAND_ENV (e.g. "KUBECONFIG,VAULT_ADDR,HOME"),
-  copied from the worker's environment when set there.
+A controller command does not inherit the worker's environment: core.controller says what it
+sees (PATH, the REBOOTABLE_* variables set here, CONTROLLER_COMMAND_ENV).
 """
 
-import os
-import signal
-import subprocess
 from dataclasses import dataclass
 
-from django.conf import settings
-
+from core import controller
 from fleet import ssh
 
 OUTPUT_TAIL = 500
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass
@@ -51,12 +42,7 @@ def environment(host) -> dict[str, str]:
 
 def controller_environment(host) -> dict[str, str]:
     """The whole environment of a controller command: nothing else of the worker's leaks in."""
-    env = {"PATH": os.environ.get("PATH") or DEFAULT_PATH}
-    for name in getattr(settings, "CONTROLLER_COMMAND_ENV", ()):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env.update(environment(host))
-    return env
+    return controller.environment(environment(host))
 
 
 def _tail(data: bytes | str) -> str:
@@ -86,26 +72,7 @@ def run(spec: dict, host, session: ssh.Session | None = None) -> CommandOutcome:
 
 def run_on_controller(command: str, name: str, timeout: float, env: dict) -> CommandOutcome:
     """Run `command` with exactly `env` as its environment (see controller_environment)."""
-    # A new session makes the command its own process group, so a timeout kills its children.
-    try:
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return CommandOutcome(name, "controller", False, error=f"cannot start: {exc}")
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return CommandOutcome(
-            name, "controller", False, output=_tail(output), error=f"timed out after {timeout:g}s"
-        )
+    done = controller.run(command, timeout, env)
     return CommandOutcome(
-        name, "controller", process.returncode == 0, process.returncode, _tail(output)
+        name, "controller", done.ok, done.exit_status, _tail(done.output), error=done.error
     )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from fleet.views.common import VIEW_PERM
+from core.views import VIEW_PERM
 from reboots import windows
 from reboots.models import EngineState, Rollout
 from reboots.snapshot import Policy
@@ -30,10 +30,7 @@ class Banner:
 
 def stale_after() -> timedelta:
     """How old the engine's last tick may be before a banner says so."""
-    seconds = getattr(settings, "ENGINE_STALE_SECONDS", None)
-    if seconds is None:
-        seconds = max(60.0, settings.ENGINE_TICK_SECONDS * 6)
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=settings.ENGINE_STALE_SECONDS)
 
 
 class RebootBanners:

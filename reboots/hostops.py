@@ -3,35 +3,45 @@
 Each function takes an attempt id and the lease token it was dispatched with, and acts only
 while the attempt is still in the expected state *with that token*: a worker whose lease was
 taken over (it was slow, or presumed dead) finds its updates matching nothing and stops. While
-pre-flight or verification runs, a heartbeat renews its short lease (engine.Heartbeat). The
+pre-flight or verification runs, a heartbeat renews its short lease (leases.Heartbeat). The
 same message delivered again (its worker died) starts the step over with the same token: the
 audit and the commands run again, and the reboot is still sent at most once.
 
 The one irreversible step, the reboot command, is sent only after the attempt was marked
 `rebooting` (with the boot_id read just before) by a conditional update. Nothing else sends a
 reboot; a worker that dies around it leaves an attempt that polling resolves by boot_id.
+
+An attempt costs the host one SSH connection per boot: pre-flight's audit, pre-command, boot_id
+and reboot share one session; a poll's TCP check is refused while the host is down and, once
+the port accepts, becomes the session that reads the boot_id and then verifies the new boot
+(settling, health commands, audit, post-command). tests/reboots/test_connections_per_attempt.py
+holds it to that.
+Every change of the attempt is a transition of the state machine (reboots/transitions.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
 
-from cadence import hooks as cadence_hooks
-from fleet import audit, hostkeys, liveness, ssh
+from core import clock
+from fleet import audit, hostkeys, ssh
 from fleet.findings import active_acknowledgement_q, blocking_findings
 from fleet.models import BootRecord, Finding, Host
-from reboots import clock, commands, engine
-from reboots.engine import A, Work, log_line
-from reboots.events import record
+from reboots import commands, transitions
+from reboots.leases import POLL_LEASE, Heartbeat, Work, preflight_lease, verify_lease
 from reboots.models import RebootAttempt, Rollout
 from reboots.snapshot import Policy
 from reboots.verification import BootState, Verdict, verify, was_running
 
 log = logging.getLogger(__name__)
+
+A = RebootAttempt.State
 
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 SYSTEM_STATE_COMMAND = "systemctl is-system-running"
@@ -41,11 +51,6 @@ NOT_STARTED_AT_BOOT = (NOT_ENABLED, "unit-masked-or-runtime")
 
 
 def perform(work: Work) -> None:
-    if work.kind == "notify":
-        from reboots import notify
-
-        notify.deliver_due()
-        return
     {"preflight": preflight, "poll": poll, "verify": verify_attempt}[work.kind](
         work.attempt_id, work.token
     )
@@ -60,19 +65,14 @@ def _owned(attempt_id: int, token: str, *states: str) -> RebootAttempt | None:
     return attempt
 
 
-def _mine(attempt: RebootAttempt, token: str, state: str):
-    return RebootAttempt.objects.filter(pk=attempt.pk, state=state, lease_token=token)
-
-
 def _note(attempt: RebootAttempt, token: str, state: str, text: str, **fields) -> bool:
-    now = clock.now()
-    return _mine(attempt, token, state).update(log=log_line(now, text[:300]), **fields) == 1
+    return transitions.note(attempt, token, state, text, **fields)
 
 
 def _fail(
     attempt: RebootAttempt, token: str, state: str, reason: str, *, down_boot_id=None
 ) -> bool:
-    return engine.settle_attempt(
+    return transitions.settle_attempt(
         attempt,
         state,
         A.FAILED,
@@ -84,15 +84,45 @@ def _fail(
     )
 
 
-def _fresh_audit(host: Host) -> tuple[str, str]:
-    """Audit the host now (facts and findings persisted); returns (outcome, message)."""
-    summary = audit.run_audit([host.pk], concurrency=1)
+def _fresh_audit(host: Host, session: ssh.Session | None = None) -> tuple[str, str]:
+    """Audit the host now (facts and findings persisted); returns (outcome, message).
+
+    Over `session` when given (the audit opens it if need be; it stays open for the commands
+    around the audit), else over a connection of the audit's own.
+    """
+    summary = audit.run_audit([host.pk], concurrency=1, session=session)
     host.refresh_from_db()
     if not summary.hosts:
         reason = summary.skipped[0][1] if summary.skipped else "not audited"
         return "skipped", reason
     outcome = summary.hosts[0]
     return outcome.outcome, outcome.message
+
+
+@contextlib.contextmanager
+def _session(host: Host, **options) -> Iterator[ssh.Session | None]:
+    """A session to `host`, not connected yet, closed on leaving: the audit connects it and the
+    commands after the audit reuse that connection. None when the host cannot be targeted (a
+    bastion that does not parse): the audit then tries on its own and records why."""
+    try:
+        session = ssh.Session(hostkeys.target_for(host), **options)
+    except ssh.SSHError:
+        session = None
+    try:
+        yield session
+    finally:
+        if session is not None:
+            session.close()
+
+
+@contextlib.contextmanager
+def _reusing(host: Host, session: ssh.Session | None, **options) -> Iterator[ssh.Session]:
+    """`session` when there is one (its owner closes it), else a new one, closed on leaving."""
+    if session is not None:
+        yield session
+        return
+    with hostkeys.open_session(host, **options) as own:
+        yield own
 
 
 def _stale(host: Host, keys: tuple[str, ...]) -> list[str]:
@@ -124,16 +154,22 @@ def preflight(attempt_id: int, token: str) -> None:
     if attempt is None:
         return
     policy = Policy.of(attempt.rollout)
-    with engine.Heartbeat(attempt.pk, token, (A.PREFLIGHT,), engine.preflight_lease(policy)):
-        _preflight(attempt, token, policy)
+    # One connection for the whole pre-flight: audit, pre-command, boot_id and reboot.
+    with (
+        Heartbeat(attempt.pk, token, (A.PREFLIGHT,), preflight_lease(policy)),
+        _session(attempt.host, command_timeout=30) as session,
+    ):
+        _preflight(attempt, token, policy, session)
 
 
-def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+def _preflight(
+    attempt: RebootAttempt, token: str, policy: Policy, session: ssh.Session | None
+) -> None:
     host = attempt.host
 
-    outcome, message = _fresh_audit(host)
+    outcome, message = _fresh_audit(host, session)
     if outcome == "skipped":
-        engine.settle_attempt(
+        transitions.settle_attempt(
             attempt,
             A.PREFLIGHT,
             A.SKIPPED,
@@ -146,7 +182,7 @@ def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
     if outcome not in ("ok", "partial"):
         findings = list(blocking_findings(host))
         if findings:  # e.g. the host key changed: hold until an operator accepts it
-            engine.hold_attempt(
+            transitions.hold_attempt(
                 attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT, token=token
             )
             return
@@ -163,7 +199,7 @@ def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
         return
     findings = list(blocking_findings(host))
     if findings:
-        engine.hold_attempt(
+        transitions.hold_attempt(
             attempt, findings, clock.now(), attempt.rollout, from_state=A.PREFLIGHT, token=token
         )
         return
@@ -211,7 +247,7 @@ def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
         return
 
     try:
-        with hostkeys.open_session(host, command_timeout=30) as session:
+        with _reusing(host, session, command_timeout=30) as session:
             if policy.pre_command:
                 result = commands.run(policy.pre_command, host, session)
                 if not result.ok:
@@ -235,37 +271,14 @@ def _preflight(attempt: RebootAttempt, token: str, policy: Policy) -> None:
 
 def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) -> None:
     now = clock.now()
-    with transaction.atomic():
-        marked = (
-            _mine(attempt, token, A.PREFLIGHT)
-            .filter(rollout__state=Rollout.State.RUNNING)
-            .update(
-                state=A.REBOOTING,
-                boot_id_before=boot_id,
-                rebooting_at=now,
-                lease_until=now + REBOOT_SEND_LEASE,
-                dispatches=0,
-                log=log_line(now, f"rebooting (boot_id before: {boot_id})"),
-            )
-        )
-        if marked:
-            # Down from now until a newer boot is seen: the one fact every group limit reads.
-            liveness.mark_down(
-                attempt.host_id,
-                f"rebooted by rollout #{attempt.rollout_id}; no new boot seen yet",
-                now=now,
-                boot_id=boot_id,
-            )
-            record(
-                None, "attempt.rebooting", attempt, "", host=attempt.host, rollout=attempt.rollout
-            )
+    # Down from now until a newer boot is seen; outside silences open (the gates port).
+    marked = transitions.mark_rebooting(attempt, token, boot_id, now + REBOOT_SEND_LEASE, now)
     if not marked:
-        if _mine(attempt, token, A.PREFLIGHT).exists():
+        if transitions.holds(attempt, token, A.PREFLIGHT):
             _stand_down(attempt, token, policy, session)
         # else: taken over (a new token) or moved on; whoever holds it now decides, and an
         # undrain from here could put a host back in service while another worker reboots it.
         return
-    cadence_hooks.on_attempt_rebooting(attempt, now)
 
     sent_note = "reboot command sent"
     try:
@@ -289,10 +302,7 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
                 down_boot_id="",
             )
             return
-    now = clock.now()
-    _mine(attempt, token, A.REBOOTING).update(
-        reboot_sent_at=now, lease_until=None, log=log_line(now, sent_note)
-    )
+    transitions.reboot_sent(attempt, token, sent_note, clock.now())
 
 
 def _stand_down(attempt, token, policy: Policy, session: ssh.Session) -> None:
@@ -304,13 +314,11 @@ def _stand_down(attempt, token, policy: Policy, session: ssh.Session) -> None:
         note += f"; {result.describe()}"
     now = clock.now()
     if state == Rollout.State.ABORTED:
-        engine.settle_attempt(
+        transitions.settle_attempt(
             attempt, A.PREFLIGHT, A.SKIPPED, now, note, verb="skipped", token=token
         )
     else:
-        _mine(attempt, token, A.PREFLIGHT).update(
-            state=A.PENDING, lease_until=None, lease_token="", log=log_line(now, note)
-        )
+        transitions.stand_down(attempt, token, note, now)
 
 
 # --- waiting for the host ----------------------------------------------------------------------
@@ -339,7 +347,7 @@ def _duration(seconds: float) -> str:
 
 
 def _release(attempt: RebootAttempt, token: str, state: str) -> None:
-    _mine(attempt, token, state).update(lease_until=None)
+    transitions.release(attempt, token, state)
 
 
 def poll(attempt_id: int, token: str) -> None:
@@ -353,24 +361,35 @@ def poll(attempt_id: int, token: str) -> None:
         verify_attempt(attempt.pk, token)
         return
     policy = Policy.of(attempt.rollout)
-    with engine.Heartbeat(attempt.pk, token, (A.REBOOTING, A.DOWN), engine.POLL_LEASE):
-        _poll(attempt, token, policy)
+    # `sessions` keeps the poll's connection open until a host seen back is verified over it.
+    with (
+        Heartbeat(attempt.pk, token, (A.REBOOTING, A.DOWN), POLL_LEASE),
+        contextlib.ExitStack() as sessions,
+    ):
+        _poll(attempt, token, policy, sessions)
 
 
-def _poll(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+def _poll(
+    attempt: RebootAttempt, token: str, policy: Policy, sessions: contextlib.ExitStack
+) -> None:
     host, state = attempt.host, attempt.state
     now = clock.now()
     late = now > _deadline(attempt, policy)
 
-    # Behind a bastion (the host's own or its group's) the port is not ours to probe directly.
-    port_open = bool(host.effective_bastion) or ssh.tcp_port_open(
-        host.address, host.port, timeout=2.0
-    )
+    # TCP first: a closed port costs the host no SSH session, and an open one carries the
+    # session below (one connection, not a check and then a session). Behind a bastion (the
+    # host's own or its group's) the port is not ours to probe: the session goes through the
+    # bastion, whose tunnel to a down host is refused before any SSH reaches the host.
+    bastion = host.effective_bastion
+    sock = None
+    if not bastion:
+        sock = ssh.tcp_probe(host.address, host.port, timeout=settings.SSH_CONNECT_TIMEOUT)
+        if sock is not None:
+            sessions.callback(sock.close)  # a no-op once the session has closed it
+    port_open = bool(bastion) or sock is not None
     if not port_open:
         if state == A.REBOOTING:
-            _mine(attempt, token, A.REBOOTING).update(
-                state=A.DOWN, down_at=now, log=log_line(now, "down (SSH port closed)")
-            )
+            transitions.mark_down(attempt, token, now)
             state = A.DOWN
         if late:
             _fail(attempt, token, state, _timeout_reason(attempt, policy, True))
@@ -379,31 +398,18 @@ def _poll(attempt: RebootAttempt, token: str, policy: Policy) -> None:
         return
 
     try:
-        with hostkeys.open_session(host, connect_timeout=5, command_timeout=10) as session:
-            boot_id = session.run(BOOT_ID_COMMAND, timeout=10).text.strip()
+        opened = hostkeys.open_session(host, sock=sock, command_timeout=10)
+        session = sessions.enter_context(opened)
+        boot_id = session.run(BOOT_ID_COMMAND, timeout=10).text.strip()
     except ssh.HostKeyChanged as exc:
         _fail(attempt, token, state, f"the host key changed across the reboot: {exc}")
         return
     except ssh.SSHError:
         boot_id = ""  # booting: sshd not ready yet
     if boot_id and boot_id != attempt.boot_id_before:
-        lease = engine.verify_lease(policy)
-        moved = _mine(attempt, token, state).update(
-            state=A.VERIFYING,
-            up_at=now,
-            boot_id_after=boot_id,
-            lease_until=now + lease,
-            dispatches=1,
-            log=log_line(now, f"back up (new boot_id {boot_id})"),
-        )
-        if moved:
-            liveness.mark_down(
-                host.pk,
-                f"back on a new boot; rollout #{attempt.rollout_id} is verifying it",
-                now=now,
-            )
-            record(None, "attempt.up", attempt, "", host=host, rollout=attempt.rollout)
-            verify_attempt(attempt.pk, token)
+        lease_until = now + verify_lease(policy)
+        if transitions.mark_up(attempt, token, state, boot_id, lease_until, now):
+            verify_attempt(attempt.pk, token, session)
         return
     if late:
         _fail(attempt, token, state, _timeout_reason(attempt, policy, attempt.down_at is not None))
@@ -425,20 +431,24 @@ def _wait_until_settled(session: ssh.Session, policy: Policy) -> str:
         time.sleep(pause)
 
 
-def verify_attempt(attempt_id: int, token: str) -> None:
+def verify_attempt(attempt_id: int, token: str, session: ssh.Session | None = None) -> None:
+    """Verify a host back on a new boot, over `session` (the connection a poll saw it back on)
+    or a new one: settling, health commands, audit and post-command share that connection."""
     attempt = _owned(attempt_id, token, A.VERIFYING)
     if attempt is None:
         return
     policy = Policy.of(attempt.rollout)
-    with engine.Heartbeat(attempt.pk, token, (A.VERIFYING,), engine.verify_lease(policy)):
-        _verify(attempt, token, policy)
+    with Heartbeat(attempt.pk, token, (A.VERIFYING,), verify_lease(policy)):
+        _verify(attempt, token, policy, session)
 
 
-def _verify(attempt: RebootAttempt, token: str, policy: Policy) -> None:
+def _verify(
+    attempt: RebootAttempt, token: str, policy: Policy, session: ssh.Session | None = None
+) -> None:
     host = attempt.host
     verdict = Verdict()
     try:
-        with hostkeys.open_session(host, command_timeout=30) as session:
+        with _reusing(host, session, command_timeout=30) as session:
             settled_state = _wait_until_settled(session, policy)
             if settled_state in ("starting", "initializing"):
                 verdict.failures.append(
@@ -449,7 +459,7 @@ def _verify(attempt: RebootAttempt, token: str, policy: Policy) -> None:
                 result = commands.run(spec, host, session)
                 if not result.ok:
                     verdict.failures.append(f"health command failed: {result.describe()}")
-            outcome, message = _fresh_audit(host)
+            outcome, message = _fresh_audit(host, session)
             after = _boot_state(host)
             if outcome not in ("ok", "partial"):
                 verdict.failures.append(f"the audit after the reboot failed ({outcome}): {message}")
@@ -523,7 +533,7 @@ def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdi
         "failed_units_after": sorted(after.failed_units),
         "warnings": verdict.warnings,
     }
-    _mine(attempt, token, A.VERIFYING).update(**fields)
+    transitions.observe(attempt, token, A.VERIFYING, **fields)
     if not verdict.ok:
         # Up on a new boot that failed verification: down until it is rebooted again or
         # verified (a retry), or an admin marks it up.
@@ -536,7 +546,7 @@ def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdi
         )
         return
     note = "verified" + (f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else "")
-    done = engine.settle_attempt(
+    done = transitions.settle_attempt(
         attempt, A.VERIFYING, A.SUCCEEDED, now, note, verb="succeeded", token=token
     )
     if done:

@@ -4,7 +4,7 @@ State machines (DESIGN.md "Reboot rollouts"):
   Rollout: draft → running ⇄ paused → completed | completed-with-failures | aborted
   Wave:    pending → awaiting-approval → running → soaking → done
   Attempt: pending → held → preflight → rebooting → down → verifying → succeeded | failed | skipped
-Every transition is a conditional UPDATE (see reboots/engine.py), never read-modify-write.
+Every transition is a conditional UPDATE (see reboots/transitions.py), never read-modify-write.
 """
 
 from django.conf import settings
@@ -12,13 +12,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from fleet.fields import HttpsURLField
+from core.fields import HttpsURLField
 from reboots.policy_fields import (
     validate_batch_size,
     validate_change_windows,
     validate_health_commands,
     validate_time_zone,
 )
+from reboots.snapshot import policy_snapshot
 
 
 class ApprovalMode(models.TextChoices):
@@ -110,8 +111,6 @@ class RebootPolicy(models.Model):
 
     def snapshot(self) -> dict:
         """The policy as plain JSON, frozen into a rollout when it is created."""
-        from reboots.snapshot import policy_snapshot
-
         return policy_snapshot(self)
 
 
@@ -476,37 +475,3 @@ class EngineState(models.Model):
     def load(cls) -> "EngineState":
         state, _ = cls.objects.get_or_create(pk=1)
         return state
-
-
-class Event(models.Model):
-    """An append-only record of who did what, when: operators' actions and the engine's."""
-
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, default="system")
-    verb = models.CharField(max_length=60, db_index=True)
-    target_type = models.CharField(max_length=40, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_label = models.CharField(max_length=300, blank=True)
-    host = models.ForeignKey(
-        "fleet.Host", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
-    rollout = models.ForeignKey(
-        Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
-    detail = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["rollout", "-at"])]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.verb} {self.target_label}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.pop("force_append", False):
-            raise ValueError("events are append-only")
-        super().save(*args, **kwargs)

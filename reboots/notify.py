@@ -13,11 +13,11 @@ import logging
 import random
 from datetime import timedelta
 
+from celery import signature
 from django.conf import settings
 from django.db import transaction
 
-from core import outbound
-from reboots import clock
+from core import clock, outbound
 from reboots.models import Notification, Rollout
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,19 @@ def emit(rollout: Rollout, kind: str, text: str, **data) -> Notification | None:
     row = Notification.objects.create(
         rollout=rollout, kind=kind, url=url, payload=payload, next_try_at=clock.now()
     )
-    if not deliver_inline and getattr(settings, "REBOOTS_NOTIFY_VIA_CELERY", True):
+    if not deliver_inline and settings.REBOOTS_NOTIFY_VIA_CELERY:
         transaction.on_commit(lambda: _enqueue(row.pk))
     return row
 
 
-def _enqueue(notification_id: int, countdown: float = 0) -> None:
-    from reboots.tasks import deliver_notification
+DELIVER_TASK = "reboots.tasks.deliver_notification"
 
+
+def _enqueue(notification_id: int, countdown: float = 0) -> None:
+    # The task is named, not imported: reboots.tasks imports this module (its task calls
+    # `deliver`). A signature of a registered task sends like the task itself (eager mode too).
     try:
-        deliver_notification.apply_async((notification_id,), countdown=countdown)
+        signature(DELIVER_TASK, args=(notification_id,)).apply_async(countdown=countdown)
     except Exception as exc:  # the broker is down: the sweep in the next tick retries
         log.warning(
             "notification %s not enqueued (%s); the engine sweep will retry", notification_id, exc

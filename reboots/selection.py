@@ -13,7 +13,7 @@ Cordoned (disabled) hosts are never selected.
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from fleet import stats
+from fleet.limits import Limits
 from fleet.models import Host, RedundancyGroup
 
 KINDS = ("all", "needs-reboot", "group", "label", "search", "hosts")
@@ -58,7 +58,7 @@ def hosts(spec: dict) -> QuerySet[Host]:
     kind, value = spec["kind"], spec.get("value")
     queryset = Host.objects.filter(enabled=True)
     if kind == "needs-reboot":
-        queryset = queryset.filter(stats.UptimePolicy.load(timezone.now()).needs_reboot_q())
+        queryset = queryset.filter(Limits.load(timezone.now()).needs_reboot_q())
     elif kind == "group":
         queryset = queryset.filter(groups__name=value)
     elif kind == "label":

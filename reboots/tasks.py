@@ -6,7 +6,7 @@ nothing when the row moved on in the meantime, so duplicate deliveries are harml
 
 Host work is acknowledged late and put back in the queue when its process dies (settings:
 CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST): another process resumes it at once,
-with the same token, counted as a dispatch (`engine.take_redelivery`).
+with the same token, counted as a dispatch (`leases.take_redelivery`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from django.conf import settings
 from django.db import transaction
 
 from reboots import engine, hostops, notify
+from reboots.leases import Work, take_redelivery
 
 log = logging.getLogger(__name__)
 
 WORK_EXPIRES = 300  # seconds: a message older than this is dropped; the tick re-dispatches
 
 
-def enqueue(work: engine.Work) -> None:
+def enqueue(work: Work) -> None:
     """The engine's Celery dispatcher."""
 
     def publish() -> None:
@@ -49,9 +50,9 @@ def tick() -> int:
 
 @shared_task(bind=True, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def run_work(self, kind: str, attempt_id: int, token: str) -> None:
-    work = engine.Work(kind, attempt_id, token)
+    work = Work(kind, attempt_id, token)
     redelivered = (self.request.delivery_info or {}).get("redelivered")
-    if redelivered and kind != "notify" and not engine.take_redelivery(work):
+    if redelivered and not take_redelivery(work):
         return
     hostops.perform(work)
 
@@ -59,11 +60,11 @@ def run_work(self, kind: str, attempt_id: int, token: str) -> None:
 def _countdown_limit() -> float:
     # A countdown held by a worker past Redis's visibility timeout would be handed out twice;
     # longer waits are left to the engine's sweep, which enqueues due notifications.
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     return float(options.get("visibility_timeout", 3600)) / 2
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="reboots.tasks.deliver_notification", ignore_result=True)
 def deliver_notification(notification_id: int) -> None:
     delay = notify.deliver(notification_id)
     if delay is not None and delay < _countdown_limit():

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from reboots.views import policies, rollout_actions, rollout_detail, rollout_list, rollout_new
+from reboots.views import (
+    host_history,
+    policies,
+    rollout_actions,
+    rollout_detail,
+    rollout_list,
+    rollout_new,
+)
 
 app_name = "reboots"
 
@@ -12,6 +19,7 @@ urlpatterns = [
     path("policies/", policies.policy_list, name="policies"),
     path("policies/new/", policies.policy_edit, name="policy-new"),
     path("policies/<int:pk>/edit/", policies.policy_edit, name="policy-edit"),
+    path("hosts/<hostname:name>/history/", host_history.panel, name="host-history"),
     path("<int:pk>/", rollout_detail.detail, name="detail"),
     path("<int:pk>/start/", rollout_actions.start, name="start"),
     path("<int:pk>/pause/", rollout_actions.pause, name="pause"),

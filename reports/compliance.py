@@ -1,7 +1,8 @@
 """Reboot compliance over time, uptime and live-patch age, rollout outcomes per week.
 
 Compliance at a moment D: a host is compliant when its latest boot at or before D happened within
-its uptime limit (MAX_UPTIME_DAYS, or a stricter limit of one of its groups: smallest wins).
+its uptime limit (`fleet.limits`, the one rule: global, group and schedule limits, smallest wins;
+the limits in force now judge every past moment too).
 The boot history (one BootRecord per observed boot) answers that for any past D: the host was
 up from that boot until at least the next one. A host counts from its first known boot.
 
@@ -21,17 +22,16 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Least, TruncWeek
+from django.db.models.functions import TruncWeek
 
-from fleet.models import BootRecord, Host, RedundancyGroup
+from fleet.limits import Limits
+from fleet.models import BootRecord, Host
 from reboots.models import Rollout
 
 ALL_HOSTS = "All hosts"
@@ -65,37 +65,17 @@ class ComplianceSeries:
         return next((p.share for p in self.points if p.share is not None), None)
 
 
-def uptime_limits(max_days: int | None = None) -> list[int]:
-    """The limits in force: MAX_UPTIME_DAYS and every stricter group limit."""
-    max_days = max_days or settings.MAX_UPTIME_DAYS
-    stricter = (
-        RedundancyGroup.objects.filter(max_uptime_days__lt=max_days)
-        .order_by()
-        .values_list("max_uptime_days", flat=True)
-        .distinct()
-    )
-    return sorted({max_days, *stricter})
+def uptime_limits(now: datetime | None = None) -> Limits:
+    """The uptime limits in force (`fleet.limits`: global, group and schedule limits)."""
+    return Limits.load(now)
 
 
-def _host_limit(max_days: int) -> Least:
-    """Each host's own limit: the smallest of MAX_UPTIME_DAYS and its groups' limits."""
-    strictest_group = (
-        RedundancyGroup.objects.filter(hosts=OuterRef("pk"), max_uptime_days__isnull=False)
-        .order_by("max_uptime_days")
-        .values("max_uptime_days")[:1]
-    )
-    return Least(
-        Coalesce(Subquery(strictest_group, output_field=IntegerField()), Value(max_days)),
-        Value(max_days),
-    )
-
-
-def _hosts_at(at: datetime, limits: list[int]) -> tuple[QuerySet, Q, Q]:
+def _hosts_at(at: datetime, limits: Limits) -> tuple[QuerySet, Q, Q]:
     """Hosts with aliases saying, at `at`, whether a boot is known and whether it is recent."""
     boots = BootRecord.objects.filter(host=OuterRef("pk"), booted_at__lte=at)
-    aliases = {"uptime_limit": _host_limit(max(limits)), "boot_known": Exists(boots)}
+    aliases = {"uptime_limit": limits.limit_days(), "boot_known": Exists(boots)}
     compliant = Q()
-    for days in limits:
+    for days in sorted({limits.base_days, *(days for days, _ in limits.classes)}):
         alias = f"booted_within_{days}"
         aliases[alias] = Exists(boots.filter(booted_at__gt=at - timedelta(days=days)))
         compliant |= Q(uptime_limit=days, **{alias: True})
@@ -103,7 +83,7 @@ def _hosts_at(at: datetime, limits: list[int]) -> tuple[QuerySet, Q, Q]:
 
 
 def compliance_at(
-    at: datetime, limits: list[int]
+    at: datetime, limits: Limits
 ) -> tuple[CompliancePoint, dict[str, CompliancePoint]]:
     """The whole fleet's compliance at `at`, and each group's (two queries)."""
     hosts, known, compliant = _hosts_at(at, limits)
@@ -123,7 +103,7 @@ def week_points(now: datetime, weeks: int) -> list[datetime]:
 
 def compliance_over_time(points: list[datetime]) -> list[ComplianceSeries]:
     """ "All hosts" first, then one series per group (by name), then hosts in no group."""
-    limits = uptime_limits()
+    limits = uptime_limits(points[-1])  # points end now: today's limits judge them all
     overall: list[CompliancePoint] = []
     groups: dict[str, list[CompliancePoint]] = {}
     for at in points:

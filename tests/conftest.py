@@ -1,47 +1,31 @@
-"""Shared fixtures: personas, strict handling of service-backed tests.
+"""Shared fixtures: personas (made by tests/factories.py), strict skips, parallel runs.
 
 Tests marked `postgres` run only on PostgreSQL; locally on SQLite they are skipped. In CI
 (`CI=true`) a skipped test that needs PostgreSQL, Redis, the lab or a browser fails the run:
-nothing passes by skipping.
+nothing passes by skipping (tests/ci_skips_support.py). `make test` runs the suite on
+pytest-xdist workers, whole files at a time, heaviest first (tests/xdist_support.py).
 """
 
-import os
-
 import pytest
-from django.contrib.auth.models import Group
 
-SERVICE_MARKERS = ("postgres", "redis", "lab", "browser", "alertmanager")
+from tests import factories
+from tests.ci_skips_support import SERVICE_MARKERS as SERVICE_MARKERS
+from tests.ci_skips_support import pytest_sessionfinish as pytest_sessionfinish
+from tests.factories import ensure_role_groups as ensure_role_groups  # imported from here too
+from tests.xdist_support import order_for_workers
+from tests.xdist_support import pytest_configure_node as pytest_configure_node
+from tests.xdist_support import pytest_xdist_make_scheduler as pytest_xdist_make_scheduler
 
 
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
-
-
-def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
-        return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
-        return
-    skipped = [
-        report
-        for report in reporter.stats.get("skipped", [])
-        if any(marker in report.keywords for marker in SERVICE_MARKERS)
-    ]
-    if skipped:
-        reporter.write_line(
-            f"CI: {len(skipped)} service-backed test(s) were skipped; failing the run:", red=True
-        )
-        for report in skipped:
-            reporter.write_line(f"  {report.nodeid}", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if connection.vendor != "postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+    order_for_workers(config, items)
 
 
 @pytest.fixture(autouse=True)
@@ -54,53 +38,26 @@ def _test_settings(settings):
     }
 
 
-def ensure_role_groups() -> None:
-    """Re-run the migrations that create the role groups when a transactional test flushed them."""
-    if Group.objects.filter(name__in=("viewer", "operator", "admin")).count() == 3:
-        return
-    from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import RunPython
-
-    loader = MigrationLoader(connection)
-    apps = loader.project_state().apps
-    plan: list[tuple[str, str]] = []
-    for leaf in loader.graph.leaf_nodes():
-        plan += [key for key in loader.graph.forwards_plan(leaf) if key not in plan]
-    for key in plan:
-        if key[1].endswith("_roles"):
-            for operation in loader.graph.nodes[key].operations:
-                if isinstance(operation, RunPython):
-                    operation.code(apps, None)
-
-
-def _make_user(django_user_model, username: str, role: str | None):
-    ensure_role_groups()
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
-
-
+# Personas ask for django_user_model for the database access it brings.
 @pytest.fixture
 def viewer(django_user_model):
-    return _make_user(django_user_model, "vera-viewer", "viewer")
+    return factories.user("vera-viewer", "viewer")
 
 
 @pytest.fixture
 def operator(django_user_model):
-    return _make_user(django_user_model, "otto-operator", "operator")
+    return factories.user("otto-operator", "operator")
 
 
 @pytest.fixture
 def admin_user(django_user_model):
-    return _make_user(django_user_model, "ada-admin", "admin")
+    return factories.user("ada-admin", "admin")
 
 
 @pytest.fixture
 def outsider(django_user_model):
     """Logged in, but in no role group: sees nothing."""
-    return _make_user(django_user_model, "oscar-outsider", None)
+    return factories.user("oscar-outsider")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`{% csv_export_url "hosts" %}`: the CSV export of a list, keeping the page's current filters.
+"""`{% csv_download_link "hosts" %}`: the CSV export of a list, keeping the page's current filters.
 
 A page's query string speaks the same filter language as the API (the FilterSets are shared),
 so the export URL is the API's `export.csv` with the page's parameters minus its paging.
@@ -34,14 +34,8 @@ def csv_export_path(resource: str, params: QueryDict | None = None) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def csv_export_url(context, resource: str) -> str:
-    request = context.get("request")
-    return csv_export_path(resource, request.GET if request is not None else None)
-
-
-@register.simple_tag(takes_context=True)
 def csv_download_link(context, resource: str, label: str = "Download CSV") -> str:
     """A ready-made button: `<a class="btn" href="…export.csv?…" download>Download CSV</a>`."""
-    return format_html(
-        '<a class="btn" href="{}" download>{}</a>', csv_export_url(context, resource), label
-    )
+    request = context.get("request")
+    url = csv_export_path(resource, request.GET if request is not None else None)
+    return format_html('<a class="btn" href="{}" download>{}</a>', url, label)

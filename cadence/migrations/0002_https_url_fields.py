@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import fleet.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="gate",
             name="url",
-            field=fleet.fields.HttpsURLField(
+            field=core.fields.HttpsURLField(
                 help_text="Alertmanager's base URL, or the URL that must answer 2xx. {host} in an HTTP gate's URL makes it a per-host gate.",
                 max_length=500,
             ),

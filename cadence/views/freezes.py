@@ -6,15 +6,16 @@ from datetime import timedelta
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cadence import freeze
 from cadence.forms import FreezeForm, FreezeOverrideForm
 from cadence.models import FreezePeriod
-from fleet.roles import ADMIN, RoleRequired, admin_required, is_admin
-from fleet.views.common import UNPROCESSABLE, safe_next, viewer_required
-from reboots import clock
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from core.roles import ADMIN, RoleRequired, admin_required, is_admin
+from core.views import UNPROCESSABLE, safe_next, viewer_required
 from reboots.models import Rollout
 
 
@@ -59,7 +60,7 @@ def freeze_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def freeze_override(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = get_object_or_404(Rollout, pk=pk)
-    back = safe_next(request, f"/rollouts/{rollout.pk}/")
+    back = safe_next(request, reverse("reboots:detail", args=[rollout.pk]))
     form = FreezeOverrideForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from cadence import gates
 from cadence.forms import GateForm
 from cadence.models import Gate, GateState
-from fleet.roles import admin_required, operator_required
-from fleet.views.common import UNPROCESSABLE, viewer_required
-from reboots import clock
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from core.roles import admin_required, operator_required
+from core.views import UNPROCESSABLE, viewer_required
 
 HOST_STATES_SHOWN = 20
 

@@ -8,10 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from cadence import due, freeze, panels, scheduler
 from cadence.forms import ScheduleForm
 from cadence.models import RebootSchedule
-from fleet.roles import admin_required, operator_required
-from fleet.views.common import UNPROCESSABLE, viewer_required
-from reboots import clock, selection
-from reboots.events import record
+from core import clock
+from core.audit_log import record
+from core.roles import admin_required, operator_required
+from core.views import UNPROCESSABLE, viewer_required
+from reboots import selection
 
 DUE_SHOWN = 50
 

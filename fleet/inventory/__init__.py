@@ -9,9 +9,13 @@ writes the differences in one transaction (`fleet.inventory.apply`). Any problem
 
 from typing import TYPE_CHECKING
 
+from fleet.inventory.csv_format import parse_csv
 from fleet.inventory.detect import FORMATS, detect_format
 from fleet.inventory.errors import InventoryError
+from fleet.inventory.ini_format import parse_ini
+from fleet.inventory.mapping import to_desired
 from fleet.inventory.model import DesiredInventory, ParsedInventory
+from fleet.inventory.yaml_format import parse_yaml
 
 if TYPE_CHECKING:
     from fleet.inventory.apply import ImportResult
@@ -39,10 +43,6 @@ def decode_inventory(data: bytes, filename: str) -> str:
 
 def parse_text(text: str, filename: str, format: str | None = None) -> ParsedInventory:
     """Parse with Ansible's semantics, without applying Rebootable's rules."""
-    from fleet.inventory.csv_format import parse_csv
-    from fleet.inventory.ini_format import parse_ini
-    from fleet.inventory.yaml_format import parse_yaml
-
     chosen = format or detect_format(filename, text)
     parsers = {"ini": parse_ini, "yaml": parse_yaml, "csv": parse_csv}
     if chosen not in parsers:
@@ -55,8 +55,6 @@ def read_inventory(
     text: str, filename: str, format: str | None = None, *, default_user: str = "root"
 ) -> DesiredInventory:
     """Parse and apply the mapping rules: what the fleet tables should hold for this file."""
-    from fleet.inventory.mapping import to_desired
-
     return to_desired(parse_text(text, filename, format), default_user=default_user)
 
 
@@ -74,6 +72,7 @@ def import_text(
 
     `allow_group_shrink` lets a redundancy group lose members while a rollout is open on it.
     """
+    # The database half loads only when used: parsing stays importable before Django's apps.
     from fleet.inventory.apply import apply_inventory
     from fleet.models import Host
 
@@ -89,8 +88,8 @@ def import_text(
 
 
 def __getattr__(name: str):
-    # ImportResult lives beside the database code; load it only when asked for.
     if name == "ImportResult":
+        # ImportResult lives beside the database code; load it only when asked for.
         from fleet.inventory.apply import ImportResult
 
         return ImportResult

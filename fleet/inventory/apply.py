@@ -22,11 +22,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
+from core.audit_log import record
+from fleet import open_work
 from fleet.inventory.errors import InventoryError, shorten
 from fleet.inventory.model import DesiredHost, DesiredInventory
 from fleet.models import Host, RedundancyGroup
-from reboots.events import record
-from reboots.models import RebootAttempt
 
 HOST_FIELDS = ("address", "port", "ssh_user", "bastion", "labels", "enabled")
 _BATCH = 500
@@ -326,9 +326,7 @@ def _lock_removable(filename: str, doomed: list[Host], *, lock: bool) -> list[Ho
             list(Host.objects.select_for_update().filter(id__in=ids[start : start + _BATCH]))
     busy: list[tuple[str, int, str]] = []
     for start in range(0, len(ids), _BATCH):
-        busy += RebootAttempt.objects.filter(
-            host_id__in=ids[start : start + _BATCH], state__in=RebootAttempt.OPEN_STATES
-        ).values_list("host__name", "rollout_id", "state")
+        busy += open_work.on_hosts(ids[start : start + _BATCH])
     if busy:
         busy.sort()
         shown = ", ".join(
@@ -367,10 +365,7 @@ def _refuse_shrinking_busy_groups(filename: str, memberships) -> None:
     if not shrinking:
         return
     busy: dict[str, set[int]] = {}
-    rows = RebootAttempt.objects.filter(
-        state__in=RebootAttempt.OPEN_STATES, host__groups__name__in=list(shrinking)
-    ).values_list("host__groups__name", "rollout_id")
-    for group, rollout in rows:
+    for group, rollout in open_work.in_groups(list(shrinking)):
         busy.setdefault(group, set()).add(rollout)
     if not busy:
         return

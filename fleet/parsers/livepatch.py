@@ -57,7 +57,7 @@ def _fixes(value: object) -> list[dict[str, object]]:
     if isinstance(value, str):
         return _fixes_from_text(value)
     if isinstance(value, list):
-        patches = []
+        patches: list[dict[str, object]] = []
         for fix in value:
             if isinstance(fix, dict) and _scalar(fix.get("Name")):
                 patches.append(

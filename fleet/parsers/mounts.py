@@ -46,7 +46,7 @@ def parse_fstab(text: str) -> dict[str, list]:
 
 def parse_mounts(text: str) -> list[dict[str, object]]:
     """/proc/self/mounts → `[{spec, file, vfstype, options}]` with octal escapes decoded."""
-    mounts = []
+    mounts: list[dict[str, object]] = []
     for line in lines(text):
         fields = _fields(line)
         if len(fields) < 4:

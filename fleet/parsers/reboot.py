@@ -34,14 +34,13 @@ def parse_needrestart(text: str) -> dict[str, object] | None:
     upgrade pending. SVC lines name services to restart; CONT and SESS name containers and
     user sessions; UC* describe the CPU microcode.
     """
+    listed: dict[str, list[str]] = {"services": [], "containers": [], "sessions": []}
     result: dict[str, object] = {
         "version": None,
         "kcur": None,
         "kexp": None,
         "ksta": None,
-        "services": [],
-        "containers": [],
-        "sessions": [],
+        **listed,
         "ucsta": None,
     }
     understood = 0
@@ -58,11 +57,11 @@ def parse_needrestart(text: str) -> dict[str, object] | None:
         elif key in ("KSTA", "UCSTA"):
             result[key.lower()] = int(value) if is_small_number(value) else None
         elif key == "SVC":
-            result["services"].append(value)  # type: ignore[union-attr]
+            listed["services"].append(value)
         elif key == "CONT":
-            result["containers"].append(value)  # type: ignore[union-attr]
+            listed["containers"].append(value)
         elif key == "SESS":
-            result["sessions"].append(value)  # type: ignore[union-attr]
+            listed["sessions"].append(value)
     if not understood:
         if text.strip():
             raise ParseError("no NEEDRESTART-* lines in `needrestart -b` output")

@@ -36,7 +36,7 @@ def normalise_value(value: str) -> str:
 
 
 def _assignments(text: str) -> list[tuple[str, str | None, bool]]:
-    found = []
+    found: list[tuple[str, str | None, bool]] = []
     for line in text.split("\n"):
         stripped = line.strip()
         if not stripped or stripped[0] in "#;":
@@ -60,8 +60,8 @@ def _ordered_files(chunks: list[tuple[str | None, str]]) -> list[tuple[str | Non
     """Order marked files as systemd-sysctl: by basename across directories, a higher priority
     directory masking the same basename, and /etc/sysctl.conf applied last."""
     by_basename: dict[str, tuple[int, str, str]] = {}
-    legacy = []
-    unmarked = []
+    legacy: list[tuple[str | None, str]] = []
+    unmarked: list[tuple[str | None, str]] = []
     for path, text in chunks:
         if path is None:
             unmarked.append((path, text))
@@ -77,7 +77,9 @@ def _ordered_files(chunks: list[tuple[str | None, str]]) -> list[tuple[str | Non
         )
         if base not in by_basename or rank < by_basename[base][0]:
             by_basename[base] = (rank, path, text)
-    ordered = [(by_basename[b][1], by_basename[b][2]) for b in sorted(by_basename)]
+    ordered: list[tuple[str | None, str]] = [
+        (by_basename[b][1], by_basename[b][2]) for b in sorted(by_basename)
+    ]
     return unmarked + ordered + legacy
 
 

@@ -166,7 +166,7 @@ def parse_socket_units(text: str) -> list[dict[str, object]]:
     """`systemctl list-sockets` → `[{listen, unit, activates: [...]}]` (LISTEN may hold spaces)."""
     if says_no_systemd(text):
         return []
-    sockets = []
+    sockets: list[dict[str, object]] = []
     unknown = 0
     for line in lines(text):
         tokens = line.split()
@@ -193,7 +193,7 @@ def parse_timer_units(text: str) -> list[dict[str, object]]:
     """`systemctl list-timers` → `[{unit, activates: [...]}]` (times are not kept)."""
     if says_no_systemd(text):
         return []
-    timers = []
+    timers: list[dict[str, object]] = []
     unknown = 0
     for line in lines(text):
         tokens = line.split()

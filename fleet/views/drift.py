@@ -12,18 +12,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from fleet import findings as finding_rules
-from fleet import stats
-from fleet.filters import FindingFilterSet
-from fleet.models import Finding
-from fleet.roles import operator_required
-from fleet.views.common import (
+from core.roles import operator_required
+from core.views import (
     UNPROCESSABLE,
     htmx_target,
     render_page,
     safe_next,
     viewer_required,
 )
+from fleet import findings as finding_rules
+from fleet import stats
+from fleet.filters import FindingFilterSet
+from fleet.models import Finding
 from fleet.views.forms import AcknowledgeForm, BulkFindingsForm
 
 FINDINGS_PER_PAGE = 100

@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from cadence.panels import debt_panel_context
+from core.roles import operator_required
+from core.views import UNPROCESSABLE, htmx_target, render_page, safe_next, viewer_required
 from fleet import stats
-from fleet.audit import request_audit
+from fleet.audit_requests import request_audit
 from fleet.filters import HostFilterSet
+from fleet.limits import Limits
 from fleet.models import Host
-from fleet.roles import operator_required
-from fleet.views.common import UNPROCESSABLE, htmx_target, render_page, safe_next, viewer_required
 from fleet.views.forms import AuditRequestForm
 
 HOSTS_PER_PAGE = 50
@@ -47,7 +47,7 @@ TABLE_FIELDS = [
 ]
 
 
-def host_table_queryset(policy: stats.UptimePolicy) -> QuerySet:
+def host_table_queryset(limits: Limits) -> QuerySet:
     """Hosts with everything the table shows, in a fixed number of queries for any fleet size.
 
     Only the reboot reasons are read out of the (large) facts document, in the database.
@@ -57,8 +57,8 @@ def host_table_queryset(policy: stats.UptimePolicy) -> QuerySet:
         .annotate(reboot_reasons=KeyTransform("reboot_reasons", "facts"))
         .prefetch_related("groups")
     )
-    hosts = stats.with_finding_counts(hosts, policy.now)
-    return stats.with_over_policy(hosts, policy)
+    hosts = stats.with_finding_counts(hosts, limits.now)
+    return stats.with_over_policy(hosts, limits)
 
 
 def audit_progress() -> dict:
@@ -85,24 +85,23 @@ def index(request: HttpRequest) -> HttpResponse:
     if htmx_target(request) == "audit-progress":
         return _progress_response(request)
 
-    policy = stats.UptimePolicy.load()
-    filterset = HostFilterSet(request.GET, queryset=host_table_queryset(policy))
+    limits = Limits.load()
+    filterset = HostFilterSet(request.GET, queryset=host_table_queryset(limits))
     page = Paginator(filterset.qs, HOSTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "filterset": filterset,
         "params": request.GET,
         "page": page,
-        "max_uptime_days": policy.max_days,
+        "max_uptime_days": limits.base_days,
     }
     if htmx_target(request) is None:
-        totals = stats.fleet_totals(policy)
+        totals = stats.fleet_totals(limits)
         context |= {
             "totals": totals,
             "progress": {"queued": totals["audits_queued"], "running": totals["audits_running"]},
-            "findings_by_severity": stats.findings_by_severity(policy.now),
+            "findings_by_severity": stats.findings_by_severity(limits.now),
             "kernels": stats.kernels_per_distro(),
             "livepatch": stats.livepatch_coverage(),
-            **debt_panel_context(request, limits=policy.limits),
         }
     return render_page(request, "fleet/index.html", context, {"hosts": "hosts"})
 

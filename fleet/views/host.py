@@ -9,7 +9,6 @@ database: 50,000 services are never decoded), and the raw probe output is previe
 import binascii
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models.fields.json import KeyTransform
@@ -19,17 +18,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from fleet import stats
-from fleet.audit import request_audit
+from core.roles import admin_required, operator_required
+from core.views import UNPROCESSABLE, htmx_target, render_page, viewer_required
+from fleet import limits, liveness, stats
+from fleet.audit_requests import request_audit
 from fleet.hostkeys import accept_offered_key
 from fleet.models import Host, ProbeOutput
-from fleet.roles import admin_required, operator_required
 from fleet.ssh import fingerprint_sha256
 from fleet.templatetags.fleet_ui import qs
-from fleet.views.common import UNPROCESSABLE, htmx_target, render_page, viewer_required
 from fleet.views.forms import AcceptKeyForm, AcknowledgeForm
-from reboots import actions
-from reboots.views import host_history
 
 HISTORY_ROWS = 20
 RESOLVED_ROWS = 20
@@ -204,8 +201,7 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
         "offered_fingerprint": offered_fingerprint(host),
         "pinned_fingerprint": pinned_fingerprint(host),
         "ack_form": AcknowledgeForm(),
-        "max_uptime_days": settings.MAX_UPTIME_DAYS,
-        **host_history.context_for(host),
+        "max_uptime_days": limits.for_hosts([host.pk])[host.pk],  # its own limit, as judged
     }
 
 
@@ -242,8 +238,8 @@ def mark_up(request: HttpRequest, name: str) -> HttpResponse:
     host = get_object_or_404(Host, name=name)
     reason = (request.POST.get("reason") or "").strip()
     try:
-        actions.mark_host_up(host, request.user, reason)
-    except actions.ActionError as exc:
+        liveness.vouch_up(host, request.user, reason)
+    except liveness.MarkUpRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{host.name} is marked up: {reason}")

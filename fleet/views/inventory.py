@@ -5,9 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from core.roles import admin_required
+from core.views import UNPROCESSABLE, viewer_required
 from fleet.inventory import InventoryError, import_text
-from fleet.roles import admin_required
-from fleet.views.common import UNPROCESSABLE, viewer_required
 from fleet.views.forms import InventoryUploadForm
 
 

@@ -22,7 +22,9 @@ def grant(apps, schema_editor):
     def perm(codename):
         return Permission.objects.get(content_type__app_label="reboots", codename=codename)
 
-    view = [perm(f"view_{model}") for model in VIEW_MODELS]
+    # Re-run on today's state by the tests, the audit log (event) has moved to core since.
+    present = {model._meta.model_name for model in app_config.get_models()}
+    view = [perm(f"view_{model}") for model in VIEW_MODELS if model in present]
     edit_policies = [perm(f"{action}_rebootpolicy") for action in ("add", "change", "delete")]
     for name in ("viewer", "operator", "admin"):
         group, _ = Group.objects.get_or_create(name=name)

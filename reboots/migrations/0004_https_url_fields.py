@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import fleet.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -14,12 +14,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="notification",
             name="url",
-            field=fleet.fields.HttpsURLField(),
+            field=core.fields.HttpsURLField(),
         ),
         migrations.AlterField(
             model_name="rebootpolicy",
             name="webhook_url",
-            field=fleet.fields.HttpsURLField(
+            field=core.fields.HttpsURLField(
                 blank=True,
                 help_text="POSTed JSON (with a Slack-compatible 'text') on pauses, failures, approvals needed and completion.",
             ),

@@ -54,11 +54,3 @@ def span_between(start: datetime | None, end: datetime | None = None) -> str:
 @register.filter
 def percent(part: int, whole: int) -> int:
     return int(part * 100 / whole) if whole else 0
-
-
-@register.inclusion_tag("reboots/_host_reboots.html")
-def host_reboots(host) -> dict:
-    """`{% host_reboots host %}`: the host's reboot attempts, newest first."""
-    from reboots.views.host_history import context_for
-
-    return context_for(host)

@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from fleet.roles import admin_required
-from fleet.views.common import UNPROCESSABLE, viewer_required
+from core.audit_log import record
+from core.roles import admin_required
+from core.views import UNPROCESSABLE, viewer_required
 from reboots import windows
-from reboots.events import record
 from reboots.forms import (
     HealthCommandFormSet,
     PolicyForm,

@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
-from fleet.roles import admin_required, operator_required
-from fleet.views.common import UNPROCESSABLE, htmx_target
+from core.roles import admin_required, operator_required
+from core.views import UNPROCESSABLE, htmx_target
 from reboots import actions
 from reboots.forms import ConfirmForm, OverrideWindowForm
 from reboots.models import RebootAttempt, Rollout, Wave

@@ -16,12 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from cadence.panels import rollout_gates_context
-from fleet.views.common import htmx_target, render_page, viewer_required
+from core.views import htmx_target, render_page, stop_polling, viewer_required
 from reboots import windows
 from reboots.models import RebootAttempt, Rollout, Wave
 from reboots.snapshot import Policy
-from reboots.views.common import stop_polling
 
 LIVE = "rollout-live"
 EVENTS_SHOWN = 50
@@ -203,8 +201,6 @@ def rollout_context(
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = get_object_or_404(rollouts(), pk=pk)
     context = rollout_context(rollout, request.user, params=request.GET)
-    if htmx_target(request) is None:
-        context |= rollout_gates_context(rollout)
     response = render_page(request, "reboots/detail.html", context, {LIVE: LIVE})
     if htmx_target(request) == LIVE and not rollout.is_active:
         # Ended (or still a draft, which nothing but a person changes): stop polling.

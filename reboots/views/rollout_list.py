@@ -9,12 +9,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
-from fleet.roles import operator_required
-from fleet.views.common import htmx_target, render_page, viewer_required
+from core.roles import operator_required
+from core.views import htmx_target, render_page, stop_polling, viewer_required
 from reboots import actions
 from reboots.forms import ConfirmForm
 from reboots.models import EngineState, RebootAttempt, RebootPolicy, Rollout
-from reboots.views.common import stop_polling
 
 ROLLOUTS_PER_PAGE = 25
 TABLE = "rollouts"

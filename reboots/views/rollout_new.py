@@ -13,9 +13,9 @@ from django.shortcuts import redirect
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 
+from core.roles import operator_required
+from core.views import UNPROCESSABLE, htmx_target, render_page
 from fleet.models import Host
-from fleet.roles import operator_required
-from fleet.views.common import UNPROCESSABLE, htmx_target, render_page
 from reboots import actions, selection, windows
 from reboots.forms import NewRolloutForm
 from reboots.models import RebootPolicy

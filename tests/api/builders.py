@@ -1,43 +1,20 @@
-"""Small builders for API tests: rows with just the fields a test is about."""
+"""Small builders for API tests: rows with just the fields a test is about. Hosts, groups,
+findings and boots come from tests/factories.py; rollouts here are bare rows (no plan)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from itertools import count
-
-from django.utils import timezone
-
-from fleet.models import BootRecord, Finding, Host, RedundancyGroup
-from reboots.models import Event, RebootAttempt, Rollout, Wave
-
-_serial = count(1)
-
-
-def group(name: str, **fields) -> RedundancyGroup:
-    return RedundancyGroup.objects.create(name=name, **fields)
-
-
-def host(name: str | None = None, *, groups=(), **fields) -> Host:
-    name = name or f"host-{next(_serial):05d}.example.net"
-    fields.setdefault("address", name)
-    created = Host.objects.create(name=name, **fields)
-    if groups:
-        created.groups.set(groups)
-    return created
+from core.models import Event
+from fleet.models import Finding, Host
+from reboots.models import RebootAttempt, Rollout, Wave
+from tests import factories
+from tests.factories import boot as boot
+from tests.factories import group as group
+from tests.factories import host as host
 
 
 def finding(on: Host, kind: str = "unit-failed", subject: str | None = None, **fields) -> Finding:
     fields.setdefault("severity", "medium")
-    return Finding.objects.create(
-        host=on, kind=kind, subject=subject or f"s-{next(_serial)}", **fields
-    )
-
-
-def boot(on: Host, days_ago: float, **fields) -> BootRecord:
-    booted = timezone.now() - timedelta(days=days_ago)
-    return BootRecord.objects.create(
-        host=on, boot_id=f"boot-{next(_serial)}", booted_at=booted, **fields
-    )
+    return factories.finding(on, kind, subject or f"s-{factories.serial()}", **fields)
 
 
 def rollout(name: str = "patch tuesday", **fields) -> Rollout:

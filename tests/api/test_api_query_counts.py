@@ -6,8 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.urls import RESOURCES
+from core.models import Event
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
-from reboots.models import Event, RebootAttempt, RebootPolicy, Rollout, Wave
+from reboots.models import RebootAttempt, RebootPolicy, Rollout, Wave
 
 pytestmark = pytest.mark.django_db
 

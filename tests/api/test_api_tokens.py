@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from api.models import ApiToken, hash_key
-from reboots.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

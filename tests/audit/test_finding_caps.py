@@ -7,10 +7,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from fleet import audit, collector
+from fleet import audit
 from fleet.drift import FINDING_KINDS, SUMMARY_SUBJECT
-from fleet.models import Audit, Finding, Host
+from fleet.judge import Verdict
+from fleet.models import Finding, Host
 from fleet.parsers import split_sections
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +34,7 @@ def probe_with_services(count: int, first: int = 0) -> str:
 
 @pytest.fixture
 def pushing():
-    host = Host.objects.create(name="crowded.example.net", address="10.0.0.9")
+    host = factories.host("crowded.example.net", address="10.0.0.9")
     token = host.new_ingest_token()
     host.save()
 
@@ -113,15 +115,13 @@ def test_it_keeps_findings_that_may_be_among_the_unlisted_ones_open(pushing):
 
 
 def _persist(host: Host, findings: list[dict], sections_ok: list[str]) -> None:
-    raw = SAMPLE.read_text()
-    facts = {"findings": findings, "errors": [], "sections_ok": sections_ok}
-    result = collector.Collected(host_id=host.pk, started_at=timezone.now(), raw=raw, facts=facts)
-    audit.persist([host], [result], source=Audit.Source.PUSH)
+    verdict = Verdict(findings=findings, needs_reboot=False, clean_sections=frozenset(sections_ok))
+    audit.store_findings({host.pk: host}, {host.pk: verdict}, timezone.now())
 
 
 def test_it_caps_findings_from_any_source_per_kind(settings):
     settings.FINDINGS_PER_KIND_MAX = 5
-    host = Host.objects.create(name="h1", address="10.0.0.1")
+    host = factories.host("h1", address="10.0.0.1")
     findings = [
         {"kind": kind, "subject": f"x{i}", "severity": "low", "detail": "d"}
         for kind in ("sysctl-drift", "a-kind-from-a-newer-probe")
@@ -137,7 +137,7 @@ def test_it_caps_findings_from_any_source_per_kind(settings):
 
 def test_it_opens_no_more_than_the_cap_while_older_findings_cannot_resolve(settings):
     settings.FINDINGS_PER_KIND_MAX = 5
-    host = Host.objects.create(name="h2", address="10.0.0.2")
+    host = factories.host("h2", address="10.0.0.2")
     for i in range(5):
         Finding.objects.create(host=host, kind="sysctl-drift", subject=f"old{i}", severity="low")
     fresh = [{"kind": "sysctl-drift", "subject": f"new{i}", "severity": "low"} for i in range(5)]

@@ -5,14 +5,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import Event
 from fleet import findings
-from fleet.models import Finding, Host
-from reboots.models import Event
+from fleet.models import Finding
+from tests import factories
 
 
 @pytest.fixture
 def host(db):
-    return Host.objects.create(name="web-1", address="10.0.0.1")
+    return factories.host("web-1", address="10.0.0.1")
 
 
 def _finding(host, kind, subject="", severity="high", **extra):

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from core.models import Event
 from fleet import hostkeys, ssh
 from fleet.models import Finding, Host
-from reboots.models import Event
+from tests import factories
 
 
 def _keygen(tmp_path: Path, name: str, kind: str = "ed25519") -> tuple[str, str]:
@@ -44,9 +45,9 @@ def keys(tmp_path):
 @pytest.fixture
 def hosts(db):
     return {
-        "web1": Host.objects.create(name="web1", address="10.0.0.1"),
-        "web2": Host.objects.create(name="web2", address="10.0.0.2", port=2222),
-        "db1": Host.objects.create(name="db1.example", address="db1.example"),
+        "web1": factories.host("web1", address="10.0.0.1"),
+        "web2": factories.host("web2", address="10.0.0.2", port=2222),
+        "db1": factories.host("db1.example", address="db1.example"),
     }
 
 
@@ -174,7 +175,7 @@ def test_it_refuses_to_accept_when_nothing_was_offered(hosts, operator):
 
 
 def test_it_resolves_the_bastion_from_the_inventory(keys, hosts):
-    jump = Host.objects.create(
+    jump = factories.host(
         name="jump",
         address="192.0.2.10",
         ssh_user="ops",

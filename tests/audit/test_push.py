@@ -11,6 +11,7 @@ from fleet import hostkeys
 from fleet.models import Audit, Finding, Host
 from fleet.probe_script import PROBE_SCRIPT
 from lab.testing import ssh as lab_ssh
+from tests import factories
 
 pytestmark = pytest.mark.lab
 
@@ -98,7 +99,7 @@ def test_it_answers_an_unknown_host_as_it_answers_a_bad_token(pushing_host):
 
 def test_it_does_not_accept_one_hosts_token_for_another(pushing_host):
     _lab, _host, token = pushing_host
-    other = Host.objects.create(name="other", address="192.0.2.1")
+    other = factories.host("other", address="192.0.2.1")
     other.new_ingest_token()
     other.save()
     assert _push(other, token, "x").status_code == 401

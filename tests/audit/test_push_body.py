@@ -20,7 +20,8 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.test import RequestFactory
 
 from fleet.api_ingest import push_probe
-from fleet.models import Audit, Host
+from fleet.models import Audit
+from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE = ROOT / "tests" / "samples" / "probe" / "debian12-stock.txt"
@@ -143,7 +144,7 @@ def _environ_request(body: bytes, *, terminated: bool, **headers):
 
 @pytest.fixture
 def pushy(db):
-    host = Host.objects.create(name="pushy", address="10.0.0.5")
+    host = factories.host("pushy", address="10.0.0.5")
     token = host.new_ingest_token()
     host.save()
     return host, {"HTTP_AUTHORIZATION": f"Bearer {token}"}

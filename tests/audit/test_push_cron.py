@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
-from fleet.models import Audit, Host
+from fleet.models import Audit
 from fleet.probe_script import PROBE_SCRIPT
+from tests import factories
 
 CRON_PIPELINE = (
     'sh "$PROBE" 2>/dev/null | curl -fsS --max-time 60 -H "Authorization: Bearer $(cat "$TOKEN")" '
@@ -18,7 +19,7 @@ CRON_PIPELINE = (
 @pytest.mark.django_db(transaction=True)
 def test_it_ingests_what_the_cron_line_sends(live_server, tmp_path):
     name = subprocess.run(["hostname"], capture_output=True, text=True, check=True).stdout.strip()
-    host = Host.objects.create(name=name, address="127.0.0.1")
+    host = factories.host(name, address="127.0.0.1")
     token = host.new_ingest_token()
     host.save()
     (tmp_path / "probe.sh").write_text(PROBE_SCRIPT)

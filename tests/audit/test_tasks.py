@@ -4,9 +4,9 @@ import pytest
 from django.db import transaction
 
 from config.celery import app
-from fleet import audit, tasks
+from core.models import Event
+from fleet import audit_requests, tasks
 from fleet.models import Audit, Host
-from reboots.models import Event
 
 pytestmark = pytest.mark.lab
 
@@ -26,7 +26,7 @@ def test_it_queues_an_audit_now_records_who_and_enqueues_after_commit(
     audit_lab(hosts=2, seed=2, drift={0: [], 1: []})
     first, second = Host.objects.order_by("name")
     with django_capture_on_commit_callbacks() as callbacks:
-        queued = audit.request_audit([first.pk], operator)
+        queued = audit_requests.request_audit([first.pk], operator)
         first.refresh_from_db()
         assert first.audit_status == Host.AuditStatus.QUEUED
         assert not Audit.objects.exists()  # nothing runs before the commit
@@ -46,7 +46,7 @@ def test_it_enqueues_nothing_when_the_transaction_rolls_back(audit_lab, operator
     audit_lab(hosts=1, seed=2, drift={0: []})
     host = Host.objects.get()
     with pytest.raises(RuntimeError), transaction.atomic():
-        audit.request_audit([host.pk], operator)
+        audit_requests.request_audit([host.pk], operator)
         raise RuntimeError("the request failed")
     host.refresh_from_db()
     assert host.audit_status == Host.AuditStatus.IDLE and not Audit.objects.exists()
@@ -56,7 +56,7 @@ def test_it_leaves_disabled_hosts_out_of_an_audit_now(audit_lab, operator):
     audit_lab(hosts=2, seed=2, drift={0: [], 1: []})
     cordoned, active = Host.objects.order_by("name")
     Host.objects.filter(pk=cordoned.pk).update(enabled=False)
-    assert audit.request_audit([cordoned.pk, active.pk], operator) == [active.pk]
+    assert audit_requests.request_audit([cordoned.pk, active.pk], operator) == [active.pk]
     cordoned.refresh_from_db()
     assert cordoned.audit_status == Host.AuditStatus.IDLE
 

@@ -204,13 +204,13 @@ class EngineTicker:
 
     def _run(self) -> None:
         from config.celery import app
-        from reboots import engine
+        from reboots import engine, leases
         from reboots.tasks import run_work
 
         try:
             with app.connection_for_write(self.broker_url) as broker:
 
-                def dispatch(work: engine.Work) -> None:
+                def dispatch(work: leases.Work) -> None:
                     run_work.apply_async(
                         (work.kind, work.attempt_id, work.token),
                         expires=300,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.generate import host_names
+from tests import factories
 
 # Boots take 8–50 s on the simulated distributions; at 0.05 they take 0.4–2.5 s.
 TIME_SCALE = 0.05
@@ -121,13 +122,9 @@ class People:
 
     @classmethod
     def create(cls, user_model) -> People:
-        from django.contrib.auth.models import Group
-
         made = {}
         for username, role in (("vera-viewer", "viewer"), ("otto-operator", "operator")):
-            user = user_model.objects.create_user(username=username, password=cls.password)
-            user.groups.add(Group.objects.get(name=role))
-            made[role] = user
+            made[role] = factories.user(username, role, password=cls.password)
         return cls(**made)
 
 

@@ -23,7 +23,9 @@ pytestmark = [
 A = RebootAttempt.State
 IN_FLIGHT_LABELS = {label for state, label in A.choices if state in RebootAttempt.IN_FLIGHT_STATES}
 
-# Records, after every refresh of the live part, where the waves sit and which banners show.
+# Records, after every refresh of the live part, where the waves sit, which banners show and
+# how many flashes sit above them (a success flash is removed 10 s after it came, by a timer that
+# may fire between two refreshes: that moves the waves, a refresh did not).
 LAYOUT_RECORDER = """
 () => {
   window.__layout = [];
@@ -34,6 +36,7 @@ LAYOUT_RECORDER = """
     window.__layout.push({
       banners: [...live.querySelectorAll(".ro-status .banner")].map(b => b.innerText).join("|"),
       waveTop: wave.getBoundingClientRect().top + window.scrollY,
+      flashes: document.querySelectorAll(".flash").length,
     });
   });
 }
@@ -208,9 +211,13 @@ def test_it_runs_an_operators_rollout_with_approval_pause_and_resume_without_rel
     page.wait_for_timeout(4500)
     assert polls == []
 
-    # Refreshes with the same banners never moved the waves.
+    # Refreshes with the same banners (and flashes) never moved the waves.
     layout = page.evaluate("window.__layout")
-    steady = [(a, b) for a, b in itertools.pairwise(layout) if a["banners"] == b["banners"]]
+    steady = [
+        (a, b)
+        for a, b in itertools.pairwise(layout)
+        if (a["banners"], a["flashes"]) == (b["banners"], b["flashes"])
+    ]
     assert len(steady) >= 5, layout
     for before, after in steady:
         assert before["waveTop"] == after["waveTop"], (before, after)

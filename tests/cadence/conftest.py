@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from cadence.models import Gate, RebootSchedule
-from fleet.models import Host, RedundancyGroup
+from fleet.models import Host
 from reboots.models import RebootPolicy
+from tests import factories
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 _numbers = itertools.count(1)
-KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIBm9Hq6bTe5yJxw6vQ8a1Ckf2dYpX3vB1r8p3cVgq7h2"
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +37,7 @@ def _outbound_to_loopback(settings):
 @pytest.fixture
 def make_group(db):
     def make(name: str, max_unavailable: str = "1", max_uptime_days: int | None = None):
-        return RedundancyGroup.objects.create(
-            name=name, max_unavailable=max_unavailable, max_uptime_days=max_uptime_days
-        )
+        return factories.group(name, max_unavailable, max_uptime_days=max_uptime_days)
 
     return make
 
@@ -49,19 +47,8 @@ def make_host(db):
     """A host with boot facts; its SSH port is the closed discard port (refused at once)."""
 
     def make(name: str, groups=(), *, up_days: float | None = 1.0, now=None, **fields) -> Host:
-        now = now or datetime.now(UTC)
-        fields.setdefault("address", "127.0.0.1")
-        fields.setdefault("port", 9)
-        fields.setdefault("liveness", "up")
-        fields.setdefault("host_key_state", Host.KeyState.PINNED)
-        fields.setdefault("host_key_type", "ssh-ed25519")
-        fields.setdefault("host_key", KEY)
         fields.setdefault("reboot_required", False)
-        if up_days is not None:
-            fields.setdefault("booted_at", now - timedelta(days=up_days))
-        host = Host.objects.create(name=name, **fields)
-        host.groups.set(groups)
-        return host
+        return factories.closed_port_host(name, groups=groups, up_days=up_days, now=now, **fields)
 
     return make
 
@@ -69,15 +56,8 @@ def make_host(db):
 @pytest.fixture
 def make_policy(db):
     def make(**fields) -> RebootPolicy:
-        fields.setdefault("name", f"policy-{next(_numbers)}")
-        fields.setdefault("canary_size", 0)
-        fields.setdefault("batch_size", "100%")
-        fields.setdefault("soak_seconds", 0)
-        fields.setdefault("boot_timeout_seconds", 600)
-        policy = RebootPolicy(**fields)
-        policy.full_clean()
-        policy.save()
-        return policy
+        # Unless a test says otherwise: no canary, every due host in one wave.
+        return factories.policy(**{"canary_size": 0, "batch_size": "100%", **fields})
 
     return make
 

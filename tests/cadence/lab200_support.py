@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from cadence import scheduler
 from reboots import engine, windows
 from reboots.models import RebootAttempt, RebootPolicy, Rollout
+from reboots.runner import InlineRunner
 
 TICK_SECONDS = 0.1
 
@@ -91,7 +92,7 @@ class Cadence:
     def __init__(self, clock: SteppedClock, policy: RebootPolicy, workers: int = 8) -> None:
         self.clock = clock
         self.policy = policy
-        self.runner = engine.InlineRunner(workers)
+        self.runner = InlineRunner(workers)
         self.nights: list[Night] = []
 
     def close(self) -> None:

@@ -12,8 +12,9 @@ from cadence import gates, hooks
 from cadence.alertmanager import Alertmanager, AlertmanagerError
 from cadence.matchers import parse
 from cadence.models import AlertSilence, GateState
+from core.models import Event
 from reboots import actions
-from reboots.models import Event, RebootAttempt
+from reboots.models import RebootAttempt
 
 pytestmark = pytest.mark.alertmanager
 A = RebootAttempt.State
@@ -50,14 +51,17 @@ def mark_rebooting(attempt: RebootAttempt) -> None:
 def test_it_holds_the_wave_while_a_matching_alert_fires(alertmanager, make_gate, rollout):
     make_gate(url=alertmanager.url, matchers='severity="critical", cluster=~"prod.*"')
     now = timezone.now()
+    gates.refresh(now)
     assert hooks.before_wave(rollout, now).open
 
     alertmanager.post_alert({"alertname": "DiskFull", "severity": "warning", "cluster": "prod"})
     alertmanager.post_alert({"alertname": "DiskFull", "severity": "critical", "cluster": "dev"})
+    gates.refresh()
     assert hooks.before_wave(rollout, timezone.now()).open  # neither matches every matcher
 
     labels = {"alertname": "EtcdNoLeader", "severity": "critical", "cluster": "prod-eu"}
     alertmanager.post_alert(labels)
+    gates.refresh()
     held = hooks.before_wave(rollout, timezone.now())
     assert not held.open
     assert "1 alert is firing" in held.reason and "EtcdNoLeader" in held.reason
@@ -67,6 +71,7 @@ def test_it_holds_the_wave_while_a_matching_alert_fires(alertmanager, make_gate,
     assert Event.objects.filter(verb="gate.closed").exists()
 
     alertmanager.resolve_alert(labels)
+    gates.refresh()
     assert hooks.before_wave(rollout, timezone.now()).open
     assert Event.objects.filter(verb="gate.opened").exists()
 
@@ -77,6 +82,7 @@ def test_it_holds_a_host_whose_own_alerts_fire(alertmanager, make_gate, rollout)
         {"alertname": "NodeDiskFull", "severity": "critical", "instance": "web-02.example.com:9100"}
     )
     now = timezone.now()
+    gates.refresh(now)
     assert hooks.before_wave(rollout, now).open  # per-host gates are not asked for a wave
     assert hooks.before_host(attempt_of(rollout, "web-01.example.com"), now).open
     held = hooks.before_host(attempt_of(rollout, "web-02.example.com"), now)
@@ -119,6 +125,7 @@ def test_it_opens_a_silence_while_a_host_reboots_and_expires_it_when_the_attempt
     # The rebooting host's own alert is silenced by us: it holds nothing.
     down = {"alertname": "HostDown", "severity": "critical", "instance": "web-01.example.com:9100"}
     alertmanager.post_alert(down)
+    gates.refresh()
     assert hooks.before_host(attempt_of(rollout, "web-02.example.com"), timezone.now()).open
 
     # Calling the hook again (a re-delivered task) opens no second silence.
@@ -132,6 +139,7 @@ def test_it_opens_a_silence_while_a_host_reboots_and_expires_it_when_the_attempt
     row.refresh_from_db()
     assert row.expired_at is not None
     assert Alertmanager(alertmanager.url).silence(row.silence_id)["status"]["state"] == "expired"
+    gates.refresh()
     held = hooks.before_host(attempt_of(rollout, "web-02.example.com"), timezone.now())
     assert not held.open and "HostDown" in held.reason
     assert gate.silences.count() == 1
@@ -157,6 +165,7 @@ def test_it_holds_when_alertmanager_cannot_be_asked(make_gate, rollout):
     from cadence_support import closed_port_url
 
     make_gate(url=closed_port_url(), matchers='severity="critical"')
+    gates.refresh()
     held = hooks.before_wave(rollout, timezone.now())
     assert not held.open
     assert "could not be reached" in held.reason

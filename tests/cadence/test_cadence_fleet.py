@@ -26,7 +26,7 @@ from cadence import due, scheduler
 from cadence.models import FreezePeriod
 from fleet import liveness
 from fleet.models import Host
-from reboots import actions, engine, windows
+from reboots import actions, engine, leases, transitions, windows
 from reboots.models import RebootAttempt, Rollout
 
 A = RebootAttempt.State
@@ -44,7 +44,7 @@ class SimulatedFleet:
     def __init__(self, failing: set[str] = frozenset()):
         self.failing = set(failing)
 
-    def dispatch(self, work: engine.Work) -> None:
+    def dispatch(self, work: leases.Work) -> None:
         if work.kind != "preflight":
             return  # polls and verifications are settled in `advance`
         now = datetime.now(tz=START.tzinfo)
@@ -60,7 +60,7 @@ class SimulatedFleet:
             host = attempt.host
             if host.name in self.failing:
                 self.failing.discard(host.name)  # fails once; a retry would succeed
-                engine.settle_attempt(
+                transitions.settle_attempt(
                     attempt,
                     A.REBOOTING,
                     A.FAILED,
@@ -76,7 +76,7 @@ class SimulatedFleet:
                 needs_reboot=False,
                 last_verified_reboot_at=now,
             )
-            engine.settle_attempt(
+            transitions.settle_attempt(
                 attempt, A.REBOOTING, A.SUCCEEDED, now, "verified", verb="succeeded"
             )
 

@@ -5,7 +5,7 @@ a firing alert holds the wave, the engine reboots and verifies the hosts once it
 rebooting host gets its own Alertmanager silence and loses it when its attempt ends, and the
 scheduler then says the window's pace is used up. The lab's reboot ledger is the judge.
 
-It needs reboots/engine.py and reboots/hostops.py to call cadence.hooks.
+The engine and host work reach cadence through the gates port (reboots/ports.py).
 """
 
 import re
@@ -20,8 +20,8 @@ from cadence.models import AlertSilence, Gate
 from fleet.audit import run_audit
 from fleet.models import Host
 from lab.testing import make_lab  # noqa: F401 - the fixture
-from reboots import engine
 from reboots.models import RebootAttempt, Rollout
+from reboots.runner import drive
 
 pytestmark = [
     pytest.mark.lab,
@@ -75,13 +75,13 @@ def test_it_reboots_the_due_hosts_at_the_pace_behind_an_alertmanager_gate(
     assert rollout.attempts.count() == 4
 
     # The alert holds the first wave: nothing reboots for a while.
-    engine.drive(rollout, interval=0.05, timeout=2, stop=lambda r: False)
+    drive(rollout, interval=0.05, timeout=2, stop=lambda r: False)
     rollout.refresh_from_db()
     assert "PaymentsDown" in rollout.waiting_reason
     assert len(lab_fleet.ledger()) == 0
 
     alertmanager.resolve_alert(incident)
-    rollout = engine.drive(rollout, interval=0.05, timeout=180)
+    rollout = drive(rollout, interval=0.05, timeout=180)
     assert rollout.state == Rollout.State.COMPLETED, [
         (a.host.name, a.state, a.failure_reason) for a in rollout.attempts.all()
     ]

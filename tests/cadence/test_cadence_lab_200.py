@@ -1,7 +1,7 @@
 """A schedule over a real 200-host lab, night after night, with the engine's clock under control.
 
 The lab serves 200 hosts over real SSH and really reboots them (boot times × 0.01). The
-scheduler and the engine read a simulated date (reboots.clock.now, see lab200_support) that
+scheduler and the engine read a simulated date (core.clock.now, see lab200_support) that
 jumps from one nightly change window to the next and runs at wall-clock speed inside a window.
 The lab's reboot ledger is the judge: each record's real time is mapped back to the simulated
 time the engine saw then.
@@ -23,11 +23,12 @@ from lab200_support import Cadence, Night, SteppedClock, describe
 
 from cadence import due
 from cadence.models import FreezePeriod
+from core import clock
 from fleet.audit import run_audit
 from fleet.models import Host, RedundancyGroup
 from lab.register import register_hosts
 from lab.testing import make_lab  # noqa: F401 - the fixture
-from reboots import actions, clock, windows
+from reboots import actions, windows
 from reboots.models import RebootAttempt, Rollout
 
 pytestmark = [

@@ -1,6 +1,7 @@
 """The engine honours freezes and gates and ends silences, through cadence.hooks.
 
-These tick the real engine, which calls the hooks from reboots/engine.py and reboots/hostops.py.
+These tick the real engine, which reads the gates port (reboots/ports.py) that cadence fills;
+the gates are refreshed first, as their periodic task does.
 """
 
 from datetime import timedelta
@@ -10,9 +11,9 @@ import time_machine
 from cadence_support import utc
 from django.utils import timezone
 
-from cadence import hooks
+from cadence import gates, hooks
 from cadence.models import AlertSilence, FreezePeriod, Gate
-from reboots import actions, engine
+from reboots import actions, engine, transitions
 from reboots.models import RebootAttempt, Rollout, Wave
 
 A = RebootAttempt.State
@@ -48,6 +49,7 @@ def test_it_holds_the_wave_while_an_alert_fires(
     labels = {"alertname": "ApiErrorBudgetBurn", "severity": "critical"}
     alertmanager.post_alert(labels)
 
+    gates.refresh()
     assert engine.tick() == []
     rollout.refresh_from_db()
     assert "wave 1 held: gate" in rollout.waiting_reason
@@ -56,6 +58,7 @@ def test_it_holds_the_wave_while_an_alert_fires(
     assert rollout.waves.get().state == Wave.State.PENDING
 
     alertmanager.resolve_alert(labels)
+    gates.refresh()
     assert started(engine.tick()) == ["a", "b"]
 
 
@@ -65,6 +68,7 @@ def test_it_holds_one_host_whose_http_gate_is_closed(
     make_gate(kind=Gate.Kind.HTTP, url=f"{gate_server.url}/drain/{{host}}")
     gate_server.statuses["/drain/b"] = 503
     rollout = make(make_host, make_policy, operator, ["a", "b"])
+    gates.refresh()
     assert started(engine.tick()) == ["a"]
     held = rollout.attempts.get(host__name="b")
     assert held.state == A.PENDING and "HTTP 503" in held.waiting_reason
@@ -81,7 +85,7 @@ def test_it_holds_a_running_rollout_when_a_freeze_begins(make_host, make_policy,
             reason="holidays", starts_at=t0 + timedelta(minutes=5), ends_at=t0 + timedelta(days=3)
         )
         first = rollout.attempts.get(host__name="a")
-        engine.settle_attempt(
+        transitions.settle_attempt(
             first, A.PREFLIGHT, A.SUCCEEDED, timezone.now(), "verified", verb="succeeded"
         )
         clock.shift(timedelta(minutes=10))
@@ -100,6 +104,7 @@ def test_it_expires_the_silence_when_the_engine_ends_the_attempt(
 ):
     make_gate(url=alertmanager.url, silence_matchers='instance=~"{host}:.*"')
     rollout = make(make_host, make_policy, operator, ["a"])
+    gates.refresh()
     (work,) = engine.tick()
     attempt = RebootAttempt.objects.select_related("host", "rollout").get(pk=work.attempt_id)
     RebootAttempt.objects.filter(pk=attempt.pk).update(state=A.REBOOTING)
@@ -107,7 +112,7 @@ def test_it_expires_the_silence_when_the_engine_ends_the_attempt(
     silence = AlertSilence.objects.get(attempt=attempt)
     assert silence.expired_at is None
 
-    engine.settle_attempt(
+    transitions.settle_attempt(
         attempt, A.REBOOTING, A.FAILED, timezone.now(), "did not come back", verb="failed"
     )
     silence.refresh_from_db()

@@ -1,5 +1,6 @@
 """HTTP gates against a small local HTTP server; freeze periods and the admin override; which
-gates apply to which rollout; the gate cache."""
+gates apply to which rollout; the gate cache. Gates are asked by `gates.refresh` (their periodic
+task) and the hooks read the stored answers; tests refresh before they read."""
 
 from datetime import date, timedelta
 
@@ -11,8 +12,8 @@ from django.utils import timezone
 
 from cadence import freeze, gates, hooks
 from cadence.models import FreezePeriod, Gate, GateState, ScheduleRollout
+from core.models import Event
 from reboots import actions
-from reboots.models import Event
 
 
 @pytest.fixture
@@ -38,9 +39,11 @@ def attempt(rollout, name):
 def test_it_opens_an_http_gate_only_on_a_2xx_answer(gate_server, make_gate, rollout, settings):
     settings.CADENCE_GATE_CACHE_SECONDS = 0
     make_gate(name="lb", kind=Gate.Kind.HTTP, url=f"{gate_server.url}/safe-to-drain")
+    gates.refresh()
     assert hooks.before_wave(rollout, timezone.now()).open
 
     gate_server.statuses["/safe-to-drain"] = 503
+    gates.refresh()
     held = hooks.before_wave(rollout, timezone.now())
     assert not held.open
     assert "answered HTTP 503" in held.reason
@@ -48,6 +51,7 @@ def test_it_opens_an_http_gate_only_on_a_2xx_answer(gate_server, make_gate, roll
 
     assert GateState.objects.get().is_open is False
     gate_server.statuses["/safe-to-drain"] = 204
+    gates.refresh()
     assert hooks.before_wave(rollout, timezone.now()).open
 
 
@@ -56,17 +60,21 @@ def test_it_asks_a_per_host_http_gate_with_the_host_name(gate_server, make_gate,
     make_gate(kind=Gate.Kind.HTTP, url=f"{gate_server.url}/drain/{{host}}")
     gate_server.statuses["/drain/db%2002"] = 409
     now = timezone.now()
-    assert hooks.before_wave(rollout, now).open and gate_server.requests == []
+    gates.refresh(now)
+    # Asked once per host, with its name; never at the wave level.
+    assert sorted(gate_server.requests) == ["/drain/db%2002", "/drain/db-01"]
+    assert not GateState.objects.filter(subject="").exists()
+    assert hooks.before_wave(rollout, now).open
     assert hooks.before_host(attempt(rollout, "db-01"), now).open
     held = hooks.before_host(attempt(rollout, "db 02"), now)
     assert not held.open and "HTTP 409" in held.reason
-    assert gate_server.requests == ["/drain/db-01", "/drain/db%2002"]
 
 
 def test_it_holds_when_an_http_gate_times_out(gate_server, make_gate, rollout, settings):
     settings.CADENCE_GATE_CACHE_SECONDS = 0
     gate_server.delay = 1.0
     make_gate(kind=Gate.Kind.HTTP, url=f"{gate_server.url}/slow", timeout_seconds=0.2)
+    gates.refresh()
     held = hooks.before_wave(rollout, timezone.now())
     assert not held.open and "did not answer within 0.2s" in held.reason
 
@@ -78,9 +86,11 @@ def test_it_reuses_a_fresh_answer_and_asks_again_when_it_is_stale(
     make_gate(kind=Gate.Kind.HTTP, url=f"{gate_server.url}/ok")
     t0 = timezone.now()
     for seconds in (0, 10, 29):
+        gates.refresh(t0 + timedelta(seconds=seconds))
         assert hooks.before_wave(rollout, t0 + timedelta(seconds=seconds)).open
     assert len(gate_server.requests) == 1
     gate_server.statuses["/ok"] = 500
+    gates.refresh(t0 + timedelta(seconds=31))
     assert not hooks.before_wave(rollout, t0 + timedelta(seconds=31)).open
     assert len(gate_server.requests) == 2
 

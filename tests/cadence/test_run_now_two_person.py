@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from cadence import scheduler
+from core.models import Event
 from reboots import actions
-from reboots.models import Event, Rollout, Wave
+from reboots.models import Rollout, Wave
 
 SUNDAY_NIGHT = utc(2026, 3, 1, 7, 5)  # Sunday 02:05 in New York
 

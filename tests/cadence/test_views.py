@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cadence.models import FreezePeriod, Gate, GateState, RebootSchedule
+from core.models import Event
 from reboots import actions
-from reboots.models import Event, Rollout
+from reboots.models import Rollout
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "reboot-debt"}
 

@@ -14,11 +14,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cadence import hooks
+from cadence import gates, hooks
 from cadence.models import Gate, GateState
 from core import outbound
 from reboots import actions, notify
 from reboots.models import Notification, RebootPolicy
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,9 +233,7 @@ def test_it_sends_credentials_from_the_url_but_never_names_them(serve, settings,
 
 @pytest.fixture
 def rollout(db, operator):
-    from fleet.models import Host
-
-    host = Host.objects.create(name="web-1", address="127.0.0.1", port=9, liveness="up")
+    host = factories.host("web-1", address="127.0.0.1", port=9, liveness="up")
 
     def make(webhook_url: str = ""):
         policy = RebootPolicy.objects.create(name="p", webhook_url=webhook_url)
@@ -272,7 +271,9 @@ def test_it_shows_viewers_why_a_gate_is_closed_without_its_body_or_secrets(
         name="lb", kind=Gate.Kind.HTTP, url=f"{server.origin}/ready?token=t0ken", enabled=True
     )
     caplog.set_level(logging.INFO)
-    held = hooks.before_wave(rollout(), timezone.now())
+    created = rollout()
+    gates.refresh()
+    held = hooks.before_wave(created, timezone.now())
     assert not held.open
     assert held.reason == f"gate lb: {server.origin}/ready?… answered HTTP 503"
     state = GateState.objects.get()

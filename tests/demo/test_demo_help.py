@@ -6,7 +6,7 @@ OWN_OPTIONS = {"--hosts", "--seed", "--bind", "--time-scale", "--no-lab"}
 
 
 def _parser():
-    command = load_command_class("fleet", "demo")
+    command = load_command_class("lab", "demo")
     return command, command.create_parser("manage.py", "demo")
 
 

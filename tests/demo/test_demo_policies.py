@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet import demo_story
+from lab import demo_story
 from reboots.models import RebootPolicy
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -8,12 +8,13 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from fleet import demo_story
 from fleet.audit import run_audit
 from fleet.models import Host
+from lab import demo_story
 from lab.register import register_hosts
-from reboots import actions, engine
+from reboots import actions
 from reboots.models import RebootAttempt, Rollout, Wave
+from reboots.runner import drive
 from tests.conftest import ensure_role_groups
 
 pytestmark = [pytest.mark.lab, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -110,7 +111,7 @@ def test_it_changes_nothing_when_run_again_and_the_story_goes_on_after_approval(
     # What the new user does next: approve, and the waves go by to the end.
     actions.approve(first.waves.get(index=1), first.created_by)
     began = time.monotonic()
-    rollout = engine.drive(first, interval=0.2, timeout=120)
+    rollout = drive(first, interval=0.2, timeout=120)
     assert rollout.state == Rollout.State.COMPLETED, list(
         rollout.attempts.values_list("host__name", "state", "failure_reason")
     )

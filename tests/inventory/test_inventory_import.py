@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.models import Event
 from fleet.inventory import InventoryError, import_text
 from fleet.models import Finding, Host, RedundancyGroup
-from reboots.models import Event
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "inventory"
 TWO_REGIONS = (SAMPLES / "constructed-two-regions.ini").read_text()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fleet.facts import parse_probe
+from fleet.judge import describe
 from fleet.probe_script import PROBE_SCRIPT
 from lab.distros import DISTROS
 from lab.generate import DRIFT_KINDS, drift_applies
@@ -45,7 +45,7 @@ def audits(tmp_path_factory):
         for case, name in zip(CASES, lab.hosts, strict=True):
             status, out, _ = ssh(lab, name, PROBE_SCRIPT)
             assert status == 0
-            results[case] = parse_probe(out)
+            results[case] = describe(out)
         yield results
     finally:
         lab.stop()

@@ -8,6 +8,7 @@ from fleet.drift import (
     resolvable_kinds,
 )
 from fleet.facts import parse_probe
+from fleet.judge import Policy, describe
 
 
 def probe(sections: dict[str, str], codes: dict[str, int] | None = None) -> str:
@@ -18,7 +19,7 @@ def probe(sections: dict[str, str], codes: dict[str, int] | None = None) -> str:
 
 
 def kinds(raw: str, **kwargs) -> list[tuple[str, str]]:
-    return sorted((f["kind"], f["subject"]) for f in parse_probe(raw, **kwargs)["findings"])
+    return sorted((f["kind"], f["subject"]) for f in describe(raw, Policy(**kwargs))["findings"])
 
 
 def systemd(unit_files: str, units: str, sockets: str = "", timers: str = "") -> str:
@@ -67,7 +68,7 @@ def test_it_reports_running_services_whose_enablement_is_runtime_only_or_masked(
         "m.service masked enabled\nr.service linked-runtime -\n",
         "m.service loaded active running M\nr.service loaded active running R\n",
     )
-    found = parse_probe(raw)["findings"]
+    found = describe(raw)["findings"]
     assert sorted((f["kind"], f["subject"]) for f in found) == [
         ("unit-masked-or-runtime", "m.service"),
         ("unit-masked-or-runtime", "r.service"),
@@ -101,7 +102,7 @@ def test_it_compares_fstab_with_mounts_skipping_entries_a_boot_does_not_wait_for
         "nas:/z /mnt/opt nfs nofail 0 0\nnas:/w /mnt/auto nfs x-systemd.automount 0 0\n"
         "/srv/data /mnt/bind none bind 0 0\n"
     )
-    facts = parse_probe(probe({"fstab": fstab, "mounts": MOUNTS}))
+    facts = describe(probe({"fstab": fstab, "mounts": MOUNTS}))
     assert facts["mounts_drift"] == {
         "not_mounted": ["/mnt/bind", "/mnt/nas"],
         "not_in_fstab": ["/mnt/usb"],
@@ -151,7 +152,7 @@ def test_it_flags_kernel_boot_problems():
 
 
 def test_it_flags_uptime_past_policy_and_decides_when_a_host_needs_a_reboot():
-    facts = parse_probe(probe({"uptime": f"{40 * 86400}.00 1.0\n"}))
+    facts = describe(probe({"uptime": f"{40 * 86400}.00 1.0\n"}))
     assert [f["kind"] for f in facts["findings"]] == ["uptime-over-policy"]
     assert needs_reboot(facts, max_uptime_days=30) is True
     assert needs_reboot(facts, max_uptime_days=45) is False

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from fleet import parsers
-from fleet.facts import SECTION_CAPS, parse_probe
+from fleet.facts import SECTION_CAPS
+from fleet.judge import describe
 from fleet.parsers import ParseError, parse_os_release
 from fleet.probe_script import SECTIONS
 from tests.parsers.hostile_probe import hostile_probe, normal_probe
@@ -43,8 +44,8 @@ def cpu(work: Callable[[], object], repeat: int = 1) -> float:
 def normal_cpu() -> float:
     """Median CPU of parsing the normal probe (after a warm-up)."""
     text = normal_probe()
-    parse_probe(text)
-    runs = sorted(cpu(lambda: parse_probe(text)) for _ in range(15))
+    describe(text)
+    runs = sorted(cpu(lambda: describe(text)) for _ in range(15))
     return runs[len(runs) // 2]
 
 
@@ -63,7 +64,7 @@ def test_it_fills_every_section_of_the_hostile_probe_to_its_cap(hostile):
 def test_it_parses_a_maximal_hostile_probe_within_a_fixed_multiple_of_a_normal_one(
     hostile, normal_cpu
 ):
-    spent = cpu(lambda: parse_probe(hostile), repeat=2)
+    spent = cpu(lambda: describe(hostile), repeat=2)
 
     ratio = spent / normal_cpu
     assert ratio <= HOSTILE_PROBE_RATIO, (
@@ -73,7 +74,7 @@ def test_it_parses_a_maximal_hostile_probe_within_a_fixed_multiple_of_a_normal_o
 
 
 def test_it_never_fails_the_host_on_the_hostile_probe(hostile):
-    facts = parse_probe(hostile)
+    facts = describe(hostile)
 
     assert not [e for e in facts["errors"] if e["section"] == "probe"]
     assert not [e for e in facts["errors"] if "internal" in e["message"]]
@@ -93,8 +94,8 @@ def test_it_cuts_a_section_over_its_cap_and_says_so_without_failing_the_host(nor
     huge = 'PRETTY_NAME="' + "A" * 1_600_000 + '"\n'
     probe = normal.replace("@@rebootable:os-release@@\n", "@@rebootable:os-release@@\n" + huge)
 
-    spent = cpu(lambda: parse_probe(probe))
-    facts = parse_probe(probe)
+    spent = cpu(lambda: describe(probe))
+    facts = describe(probe)
 
     assert spent / normal_cpu <= ONE_SECTION_RATIO, f"{spent * 1000:.0f} ms CPU"
     assert facts["sections_cut"] == ["os-release"]
@@ -116,7 +117,7 @@ def test_it_raises_no_finding_from_a_section_that_was_cut():
     )
     assert len(files) > SECTION_CAPS["unit-files"]
 
-    facts = parse_probe(probe)
+    facts = describe(probe)
 
     assert "unit-files" in facts["sections_cut"]
     assert not [f for f in facts["findings"] if f["kind"] == "service-not-enabled"]
@@ -203,7 +204,7 @@ def test_it_keeps_the_host_when_exit_codes_or_epochs_hold_absurd_numbers():
         "@@rebootable:exit-codes@@\nuname-r ²\nkernels-dpkg " + "9" * 5000 + "\n"
     )
 
-    facts = parse_probe(probe)
+    facts = describe(probe)
 
     assert not [e for e in facts["errors"] if e["section"] == "probe"]
     assert facts["booted_kernel"] == "5.15.0-91-generic"

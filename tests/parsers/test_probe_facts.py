@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet.facts import parse_probe
+from fleet.judge import Policy, describe
 from fleet.probe_script import SECTIONS
 
 PROBES = Path(__file__).resolve().parent.parent / "samples" / "probe"
@@ -20,12 +21,13 @@ DESIGN_KEYS = {
 EXTRA_KEYS = {
     "probe_version", "sections_ok", "uptime_seconds", "boot_free_mb", "default_boot_kernel_inferred",
     "package_family", "newest_kernel_has_initrd", "booted_kernel_modules_present", "needrestart",
-    "unit_file_states", "socket_activated", "timer_activated", "sections_cut",
+    "unit_file_states", "socket_activated", "timer_activated", "sections_cut", "incomplete",
+    "sections_missing",
 }  # fmt: skip
 
 
 def facts_of(name: str, **kwargs) -> dict:
-    return parse_probe((PROBES / f"{name}.txt").read_text(), **kwargs)
+    return describe((PROBES / f"{name}.txt").read_text(), Policy(**kwargs))
 
 
 def kinds(facts: dict) -> list[tuple[str, str]]:
@@ -34,7 +36,7 @@ def kinds(facts: dict) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("sample", sorted(PROBES.glob("*.txt")), ids=lambda p: p.stem)
 def test_it_returns_exactly_the_design_keys_plus_documented_extras(sample):
-    facts = parse_probe(sample.read_text())
+    facts = describe(sample.read_text())
     assert set(facts) == DESIGN_KEYS | EXTRA_KEYS
     json.dumps(facts)  # plain JSON types only
     assert set(facts["os"]) == {"id", "version_id", "pretty_name"}
@@ -239,7 +241,7 @@ def test_it_requires_a_reboot_when_livepatch_says_upgrade_and_reads_needs_restar
             "livepatch-canonical": '{"Status":[{"Running":true,"Livepatch":{"State":"kernel-upgrade-required"}}]}'
         }
     )
-    facts = parse_probe(upgrade)
+    facts = describe(upgrade)
     assert facts["reboot_required"] is True
     assert facts["reboot_reasons"] == ["livepatch"]
     assert ("livepatch-needs-reboot", "canonical-livepatch") in kinds(facts)
@@ -259,7 +261,7 @@ def test_it_requires_a_reboot_when_livepatch_says_upgrade_and_reads_needs_restar
 
 def test_it_counts_needrestart_only_through_its_kernel_status():
     services_only = "NEEDRESTART-VER: 3.6\nNEEDRESTART-KSTA: 1\nNEEDRESTART-SVC: nginx.service\n"
-    facts = parse_probe(probe({"needrestart": services_only}))
+    facts = describe(probe({"needrestart": services_only}))
     assert facts["reboot_required"] is False
     assert kinds(facts) == [("needrestart-services", "needrestart")]
     abi = parse_probe(probe({"needrestart": "NEEDRESTART-KSTA: 2\n"}))
@@ -299,7 +301,7 @@ bodies = st.text(alphabet=st.characters(codec="utf-8"), max_size=200) | st.sampl
 @given(st.lists(st.tuples(section_names, bodies), max_size=12), st.text(max_size=50))
 def test_it_never_raises_on_any_probe_output(parts, preamble):
     raw = preamble + "".join(f"@@rebootable:{name}@@\n{body}" for name, body in parts)
-    facts = parse_probe(raw)
+    facts = describe(raw)
     assert set(facts) == DESIGN_KEYS | EXTRA_KEYS
     json.dumps(facts)
     assert not [e for e in facts["errors"] if "internal" in e["message"]]

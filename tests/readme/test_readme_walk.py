@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fleet import demo_story
+from lab import demo_story
 from tests.readme.conftest import commands_in, readme_steps, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab, pytest.mark.slow]
@@ -114,7 +114,12 @@ class TestTryIt:
         assert re.search(r"Live patch \S+ applied", text)
         assert "in fstab, not mounted" in text
         assert "the boot may hang" in text
-        assert "No rollout has rebooted this host yet" in text
+        # The reboot history is the rollout app's panel, loaded after the page.
+        wait_for(
+            lambda: "No rollout has rebooted this host yet" in live_text(page),
+            15,
+            "the host's reboot history panel",
+        )
         rollout = page.context.new_page()
         rollout.goto("/rollouts/")
         rollout.get_by_role("link", name=re.compile(re.escape(italics(4)[0]))).click()

@@ -1,21 +1,15 @@
-"""Factories for rollout tests: groups, hosts, policies, rollouts."""
-
-import itertools
+"""Fixtures for rollout tests: groups, hosts, policies, rollouts (tests/factories.py)."""
 
 import pytest
 
-from fleet.models import Host, RedundancyGroup
 from lab.testing import make_lab  # noqa: F401  (a fixture, requested by name)
-from reboots import actions
-from reboots.models import RebootPolicy
-
-_ports = itertools.count(1)
+from tests import factories
 
 
 @pytest.fixture
 def make_group(db):
-    def make(name: str, max_unavailable: str = "1") -> RedundancyGroup:
-        return RedundancyGroup.objects.create(name=name, max_unavailable=max_unavailable)
+    def make(name: str, max_unavailable: str = "1"):
+        return factories.group(name, max_unavailable)
 
     return make
 
@@ -24,49 +18,21 @@ def make_group(db):
 def make_host(db):
     """A host at a loopback port where nothing listens (connections are refused at once)."""
 
-    def make(name: str, groups=(), **fields) -> Host:
-        fields.setdefault("address", "127.0.0.1")
-        fields.setdefault("port", 9)  # discard: closed on test machines
-        fields.setdefault("liveness", "up")
-        fields.setdefault("host_key_state", Host.KeyState.PINNED)
-        fields.setdefault("host_key_type", "ssh-ed25519")
-        fields.setdefault(
-            "host_key", "AAAAC3NzaC1lZDI1NTE5AAAAIBm9Hq6bTe5yJxw6vQ8a1Ckf2dYpX3vB1r8p3cVgq7h2"
-        )
-        host = Host.objects.create(name=name, **fields)
-        host.groups.set(groups)
-        return host
+    def make(name: str, groups=(), **fields):
+        return factories.closed_port_host(name, groups=groups, **fields)
 
     return make
 
 
 @pytest.fixture
 def make_policy(db):
-    def make(**fields) -> RebootPolicy:
-        fields.setdefault("name", f"policy-{next(_ports)}")
-        fields.setdefault("canary_size", 1)
-        fields.setdefault("batch_size", "2")
-        fields.setdefault("soak_seconds", 0)
-        fields.setdefault("boot_timeout_seconds", 600)
-        policy = RebootPolicy(**fields)
-        policy.full_clean()
-        policy.save()
-        return policy
-
-    return make
+    return factories.policy
 
 
 @pytest.fixture
 def make_rollout(db, operator):
     def make(hosts, policy, *, start=True, user=None, name="patch tuesday"):
-        rollout, _ = actions.create_rollout(
-            name=name,
-            policy=policy,
-            selection_spec={"kind": "hosts", "value": [h.name for h in hosts]},
-            user=user or operator,
-            start=start,
-        )
-        return rollout
+        return factories.rollout(policy, user or operator, hosts=hosts, name=name, start=start)
 
     return make
 

@@ -22,7 +22,7 @@ on code without them it fails at the first reboot, by design.
 The engine runs for real: `engine.tick` with an `InlineRunner` dispatcher (SSH on worker
 threads); every step waits until the dispatched work has finished, so each check sees a quiet
 system. The engine reads a clock that runs with the wall clock and can jump forward
-(`reboots.clock.now` is patched), so a boot timeout passes in one step while lab reboots take
+(`core.clock.now` is patched), so a boot timeout passes in one step while lab reboots take
 well under a second of real time. Each example (walk) gets a fresh lab and a flushed database.
 
 Used by tests/reboots/test_model_based.py (CI-sized) and benchmarks/model_walk.py (long walks).
@@ -42,8 +42,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -59,8 +57,10 @@ from hypothesis.stateful import (
     rule,
 )
 
+from core import clock
+from core.models import Event
 from fleet import audit as fleet_audit
-from fleet import hostkeys
+from fleet import hostkeys, liveness
 from fleet.capacity import resolve_max_unavailable
 from fleet.models import Host
 from lab.faults import FAULTS
@@ -69,8 +69,10 @@ from lab.ledger import Ledger, RebootRecord
 from lab.register import register_hosts
 from lab.simulator import Lab
 from lab.testing import start_lab
-from reboots import actions, clock, engine
-from reboots.models import Event, RebootAttempt, RebootPolicy, Rollout, Wave
+from reboots import actions, engine
+from reboots.models import RebootAttempt, RebootPolicy, Rollout, Wave
+from reboots.runner import InlineRunner
+from tests import factories
 
 A = RebootAttempt.State
 R = Rollout.State
@@ -245,12 +247,7 @@ def make_policies() -> dict[str, RebootPolicy]:
 
 
 def make_user(username: str, role: str):
-    from tests.conftest import ensure_role_groups
-
-    ensure_role_groups()
-    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
-    user.groups.add(Group.objects.get(name=role))
-    return user
+    return factories.user(username, role)
 
 
 class Harness:
@@ -270,7 +267,7 @@ class Harness:
         self._real_now: Callable[[], datetime] | None = None
         self._ssh_log_level = logging.NOTSET
 
-    # The engine, the actions and host work read `reboots.clock.now`.
+    # The engine, the actions and host work read `core.clock.now`.
     def install_clock(self) -> None:
         if self._real_now is None:
             self._real_now = clock.now
@@ -314,7 +311,7 @@ class Harness:
             return Example(
                 number=number,
                 lab=lab,
-                runner=engine.InlineRunner(self.config.workers),
+                runner=InlineRunner(self.config.workers),
                 limits=group_limits(lab, specs),
                 policies=make_policies(),
                 operator=operator,
@@ -366,7 +363,7 @@ class Harness:
 class Example:
     number: int
     lab: Lab
-    runner: engine.InlineRunner
+    runner: InlineRunner
     limits: dict[str, int]
     policies: dict[str, RebootPolicy]
     operator: Any
@@ -401,8 +398,7 @@ OPERATOR_ACTIONS = [
     "override_window",
     "accept_host_key",
     "audit_now",
-    # The admin's "mark as up" joins the walk once reboots.actions has it.
-    *(["mark_host_up"] if hasattr(actions, "mark_host_up") else []),
+    "mark_host_up",
 ]
 
 
@@ -715,15 +711,16 @@ class RolloutMachine(RuleBasedStateMachine):
 
     def mark_host_up(self, index):
         """An admin's audited "mark as up", only for a host the lab says is really up."""
-        mark = getattr(actions, "mark_host_up", None)  # being added (issue 11)
         status = self.lab.status()
         really_up = [n for n in self.names if n not in status["not_up"]]
-        name = pick(really_up, index) if mark is not None else None
+        name = pick(really_up, index)
         self.begin_step(f"mark_host_up({name or '-'})")
         if name is not None:
             try:
-                mark(self.host(name), self.ex.admin, "model walk: seen up on the console")
-            except actions.ActionError as exc:
+                liveness.vouch_up(
+                    self.host(name), self.ex.admin, "model walk: seen up on the console"
+                )
+            except liveness.MarkUpRefused as exc:
                 self.note(f"     refused: {exc}")
         self.beat()
 

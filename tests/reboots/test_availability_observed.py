@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import Event
 from fleet import liveness
 from fleet.models import Host
-from reboots import actions, availability, engine
-from reboots.models import Event, RebootAttempt, Rollout
+from reboots import actions, availability, engine, transitions
+from reboots.models import RebootAttempt, Rollout
 
 A = RebootAttempt.State
 W = Rollout.WaitingKind
@@ -38,7 +39,7 @@ def reboot(attempt: RebootAttempt, boot_id: str = "boot-1") -> None:
 
 def fail(attempt: RebootAttempt, state=A.REBOOTING, **kwargs) -> None:
     attempt.refresh_from_db()
-    assert engine.settle_attempt(
+    assert transitions.settle_attempt(
         attempt, state, A.FAILED, timezone.now(), "did not come back", verb="failed", **kwargs
     )
 
@@ -110,7 +111,7 @@ def test_it_says_why_a_wave_stalls_and_counts_it_as_needing_attention(
     assert "web-2: failed in rollout" in rollout.waiting_reason
     assert list(Rollout.objects.filter(Rollout.attention_q())) == [rollout]
 
-    actions.mark_host_up(two, operator, "checked on the console, it runs")
+    liveness.vouch_up(two, operator, "checked on the console, it runs")
     assert started(engine.tick()) == ["web-3"]
     rollout.refresh_from_db()
     assert rollout.waiting_reason == "" and not rollout.needs_attention
@@ -120,10 +121,10 @@ def test_it_says_why_a_wave_stalls_and_counts_it_as_needing_attention(
 
 def test_it_refuses_to_mark_up_without_a_reason_or_a_host_that_is_not_down(web, operator):
     _group, (one, _two, _three) = web
-    with pytest.raises(actions.ActionError, match="say why"):
-        actions.mark_host_up(one, operator, "  ")
-    with pytest.raises(actions.ActionError, match="is not down"):
-        actions.mark_host_up(one, operator, "it is fine")
+    with pytest.raises(liveness.MarkUpRefused, match="say why"):
+        liveness.vouch_up(one, operator, "  ")
+    with pytest.raises(liveness.MarkUpRefused, match="is not down"):
+        liveness.vouch_up(one, operator, "it is fine")
 
 
 def test_it_ends_completed_with_failures_when_a_failed_host_was_skipped(
@@ -213,7 +214,7 @@ def test_it_marks_a_verified_host_up(web, make_policy, make_rollout):
     reboot(attempt)
     RebootAttempt.objects.filter(pk=attempt.pk).update(state=A.VERIFYING)
     attempt.refresh_from_db()
-    assert engine.settle_attempt(
+    assert transitions.settle_attempt(
         attempt, A.VERIFYING, A.SUCCEEDED, timezone.now(), "verified", verb="succeeded"
     )
     one.refresh_from_db()

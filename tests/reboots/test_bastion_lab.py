@@ -5,8 +5,8 @@ import pytest
 
 from fleet import ssh
 from fleet.models import Host, RedundancyGroup
-from reboots import engine
 from reboots.models import RebootAttempt, Rollout
+from reboots.runner import drive
 
 pytestmark = [pytest.mark.lab, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 A = RebootAttempt.State
@@ -39,7 +39,7 @@ def test_it_reboots_a_group_reachable_only_through_its_bastion(
     )  # fmt: skip
     rollout = make_rollout(list(Host.objects.filter(name__in=behind)), policy)
 
-    rollout = engine.drive(rollout, interval=0.05, timeout=120)
+    rollout = drive(rollout, interval=0.05, timeout=120)
 
     explain = [(a.host.name, a.state, a.failure_reason) for a in rollout.attempts.all()]
     assert rollout.state == Rollout.State.COMPLETED, explain

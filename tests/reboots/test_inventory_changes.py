@@ -15,10 +15,11 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from core.models import Event
 from fleet.inventory import InventoryError, import_text
 from fleet.models import Host, RedundancyGroup
 from reboots import actions, availability
-from reboots.models import Event, RebootAttempt
+from reboots.models import RebootAttempt
 
 A = RebootAttempt.State
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ import pytest
 
 from fleet.inventory import InventoryError, import_text
 from fleet.models import Host, RedundancyGroup
-from reboots import engine
 from reboots.models import RebootAttempt, Rollout
+from reboots.runner import drive
 
 pytestmark = [pytest.mark.lab, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 A = RebootAttempt.State
@@ -60,7 +60,7 @@ def test_prune_mid_reboot_is_refused_and_web_a_never_has_two_down(
 ):
     hosts = list(Host.objects.filter(name__in=WEB_A[:2]).order_by("name"))
     rollout = make_rollout(hosts, policy(make_policy))
-    engine.drive(rollout, interval=0.05, timeout=60, stop=in_flight("web-a-01"))
+    drive(rollout, interval=0.05, timeout=60, stop=in_flight("web-a-01"))
 
     others = Host.objects.exclude(name="web-a-01").order_by("name")
     pruning = "\n".join(ini_line(host) for host in others) + "\n"
@@ -68,7 +68,7 @@ def test_prune_mid_reboot_is_refused_and_web_a_never_has_two_down(
         import_text(pruning, "without-web-a-01.ini", prune=True, actor=None)
     assert Host.objects.filter(name="web-a-01").exists()
 
-    rollout = engine.drive(rollout, interval=0.05, timeout=120)
+    rollout = drive(rollout, interval=0.05, timeout=120)
     assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
     assert rollout.attempts.count() == 2  # the record kept both hosts
     ledger = web_a_lab.ledger()
@@ -83,7 +83,7 @@ def test_a_partial_import_cannot_take_hosts_out_of_web_a_while_rollouts_run(
     second = make_rollout(
         list(Host.objects.filter(name__in=WEB_A[1:])), policy(make_policy), name="the rest"
     )
-    engine.drive(first, interval=0.05, timeout=60, stop=in_flight("web-a-01"))
+    drive(first, interval=0.05, timeout=60, stop=in_flight("web-a-01"))
 
     # A file that knows only web-a-01 in web-a (everything else ungrouped): it would leave
     # web-a-02 and -03 with no group limit while web-a-01 is still down.
@@ -102,8 +102,8 @@ def test_a_partial_import_cannot_take_hosts_out_of_web_a_while_rollouts_run(
         import_text(partial, "partial.ini", prune=False, actor=None)
     assert RedundancyGroup.objects.get(name="web-a").hosts.count() == 3
 
-    first = engine.drive(first, interval=0.05, timeout=120)
-    second = engine.drive(second, interval=0.05, timeout=120)
+    first = drive(first, interval=0.05, timeout=120)
+    second = drive(second, interval=0.05, timeout=120)
     assert first.state == second.state == Rollout.State.COMPLETED, explain(second)
     ledger = web_a_lab.ledger()
     assert ledger.reboots_per_host() == dict.fromkeys(WEB_A, 1)

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from reboots import clock, engine
+from core import clock
+from reboots import leases
 from reboots.models import RebootAttempt
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the heartbeat writes from its own thread
@@ -48,7 +49,7 @@ def lease_left(attempt) -> float | None:
 
 def test_it_keeps_a_running_steps_lease_short_and_alive(running):
     attempt = running()
-    with engine.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=30)) as beat:
+    with leases.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=30)) as beat:
         assert 0 < lease_left(attempt) <= 0.3  # from minutes to one short lease
         time.sleep(1.0)
         assert 0 < lease_left(attempt) <= 0.3  # renewed all along
@@ -57,7 +58,7 @@ def test_it_keeps_a_running_steps_lease_short_and_alive(running):
 
 def test_it_stops_renewing_once_the_work_moved_on_or_was_taken_over(running):
     attempt = running()
-    with engine.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=30)) as beat:
+    with leases.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=30)) as beat:
         RebootAttempt.objects.filter(pk=attempt.pk).update(lease_token="someone else's")
         time.sleep(0.5)
         assert beat.thread is not None and not beat.thread.is_alive()
@@ -66,7 +67,7 @@ def test_it_stops_renewing_once_the_work_moved_on_or_was_taken_over(running):
 
 def test_it_leaves_a_released_lease_released(running):
     attempt = running(state=A.DOWN)
-    with engine.Heartbeat(attempt.pk, "t", (A.REBOOTING, A.DOWN), timedelta(seconds=30)):
+    with leases.Heartbeat(attempt.pk, "t", (A.REBOOTING, A.DOWN), timedelta(seconds=30)):
         RebootAttempt.objects.filter(pk=attempt.pk).update(lease_until=None)  # "poll me now"
         time.sleep(0.5)
         assert lease_left(attempt) is None
@@ -74,23 +75,23 @@ def test_it_leaves_a_released_lease_released(running):
 
 def test_it_stops_renewing_at_its_limit_so_a_stuck_step_is_taken_over(running):
     attempt = running()
-    with engine.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=0.5)):
+    with leases.Heartbeat(attempt.pk, "t", (A.PREFLIGHT,), timedelta(seconds=0.5)):
         time.sleep(1.2)
         assert lease_left(attempt) < 0
 
 
 def test_it_resumes_a_redelivered_step_and_counts_it(running):
     attempt = running(dispatches=1)
-    assert engine.take_redelivery(engine.Work("preflight", attempt.pk, "t"))
+    assert leases.take_redelivery(leases.Work("preflight", attempt.pk, "t"))
     attempt.refresh_from_db()
     assert attempt.dispatches == 2 and attempt.state == A.PREFLIGHT
     assert "preflight: its worker was lost; resumed by another" in attempt.log
-    assert not engine.take_redelivery(engine.Work("preflight", attempt.pk, "old token"))
+    assert not leases.take_redelivery(leases.Work("preflight", attempt.pk, "old token"))
 
 
 def test_it_fails_a_step_whose_worker_keeps_dying(running):
-    attempt = running(dispatches=engine.MAX_DISPATCHES)
-    assert not engine.take_redelivery(engine.Work("verify", attempt.pk, "t"))
+    attempt = running(dispatches=leases.MAX_DISPATCHES)
+    assert not leases.take_redelivery(leases.Work("verify", attempt.pk, "t"))
     attempt.refresh_from_db()
     assert attempt.state == A.FAILED
     assert attempt.failure_reason == "verify lost its worker 3 times (the process running it died)"
@@ -98,5 +99,5 @@ def test_it_fails_a_step_whose_worker_keeps_dying(running):
 
 def test_it_polls_at_once_a_host_whose_preflight_died_after_marking_it_rebooting(running):
     attempt = running(state=A.REBOOTING, dispatches=0)
-    assert engine.take_redelivery(engine.Work("preflight", attempt.pk, "t"))
+    assert leases.take_redelivery(leases.Work("preflight", attempt.pk, "t"))
     assert lease_left(attempt) is None  # the next tick polls it, by boot_id

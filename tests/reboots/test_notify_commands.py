@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import time_machine
 
-from reboots import actions, commands, engine, notify
+from reboots import actions, commands, engine, notify, transitions
 from reboots.models import Notification
 
 
@@ -68,7 +68,7 @@ def test_it_posts_a_slack_compatible_body_when_a_rollout_pauses(
 ):
     hook = receiver()
     rollout = make_rollout([make_host("a")], make_policy(webhook_url=hook.url))
-    engine.pause_rollout(
+    transitions.pause_rollout(
         rollout, operator, "checking graphs", kind="operator", now=rollout.created_at
     )
     assert notify.deliver_due() == 1

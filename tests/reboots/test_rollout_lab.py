@@ -16,10 +16,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core import clock
 from fleet.findings import acknowledge
 from fleet.models import Finding, Host, RedundancyGroup
-from reboots import actions, clock, engine
+from reboots import actions, engine
 from reboots.models import RebootAttempt, Rollout, Wave
+from reboots.runner import InlineRunner, drive
 
 pytestmark = [
     pytest.mark.lab,
@@ -68,7 +70,7 @@ def test_it_reboots_thirty_hosts_without_ever_exceeding_a_group_limit(
     lab = lab_fleet(30, time_scale=0.01)
     policy = fast_policy(make_policy, canary_size=1, batch_size="25%")
     rollout = make_rollout(list(Host.objects.all()), policy)
-    rollout = engine.drive(rollout, interval=0.05, timeout=240)
+    rollout = drive(rollout, interval=0.05, timeout=240)
     assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
     ledger = lab.ledger()
     assert len(ledger) == 30
@@ -91,7 +93,7 @@ def test_it_pauses_when_a_host_never_returns_and_starts_no_later_wave(
     rollout = make_rollout(hosts, policy)
     second = rollout.waves.get(index=1).attempts.order_by("position").first().host.name
     lab.set_fault(second, "never-returns")
-    rollout = engine.drive(rollout, interval=0.05, timeout=60)
+    rollout = drive(rollout, interval=0.05, timeout=60)
     assert rollout.state == Rollout.State.PAUSED
     assert rollout.pause_kind == "budget"
     assert (
@@ -112,7 +114,7 @@ def test_it_holds_a_hand_started_service_then_succeeds_with_a_warning_once_ackno
     host = Host.objects.get(name=name)
     policy = fast_policy(make_policy, canary_size=1, batch_size="1")
     rollout = make_rollout([host], policy)
-    rollout = engine.drive(
+    rollout = drive(
         rollout,
         interval=0.05,
         timeout=30,
@@ -126,7 +128,7 @@ def test_it_holds_a_hand_started_service_then_succeeds_with_a_warning_once_ackno
     assert lab.ledger().reboots_per_host()[name] == 0  # held before any reboot
 
     acknowledge(finding, operator, "started by hand during an incident; fine to lose")
-    rollout = engine.drive(rollout, interval=0.05, timeout=30)
+    rollout = drive(rollout, interval=0.05, timeout=30)
     attempt.refresh_from_db()
     assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
     assert attempt.state == A.SUCCEEDED
@@ -150,7 +152,7 @@ def test_it_fails_an_old_kernel_a_degraded_host_and_a_changed_host_key(
     lab.set_fault(rekeyed, "host-key-changes")
     policy = fast_policy(make_policy, canary_size=0, batch_size="4", failure_budget=3)
     rollout = make_rollout(list(Host.objects.all()), policy)
-    rollout = engine.drive(rollout, interval=0.05, timeout=60)
+    rollout = drive(rollout, interval=0.05, timeout=60)
     assert rollout.state == Rollout.State.COMPLETED_WITH_FAILURES, explain(rollout)
     reasons = {a.host.name: (a.state, a.failure_reason) for a in rollout.attempts.all()}
     expected_kernel = rollout.attempts.get(host__name=old_kernel).expected_kernel
@@ -172,7 +174,7 @@ def test_it_holds_later_waves_until_approved(lab_fleet, make_policy, make_rollou
     lab = lab_fleet(3)
     policy = fast_policy(make_policy, canary_size=1, batch_size="2", approval_mode="after-canary")
     rollout = make_rollout(list(Host.objects.all()), policy)
-    rollout = engine.drive(
+    rollout = drive(
         rollout,
         interval=0.05,
         timeout=30,
@@ -183,7 +185,7 @@ def test_it_holds_later_waves_until_approved(lab_fleet, make_policy, make_rollou
     engine.tick()
     assert list(lab.ledger().reboots_per_host()) == [canary]
     actions.approve(rollout.waves.get(index=1), admin_user)
-    rollout = engine.drive(rollout, interval=0.05, timeout=30)
+    rollout = drive(rollout, interval=0.05, timeout=30)
     assert rollout.state == Rollout.State.COMPLETED, explain(rollout)
     assert len(lab.ledger()) == 3
 
@@ -197,7 +199,7 @@ def test_it_lets_in_flight_hosts_finish_when_paused_and_starts_no_new_one(
     RedundancyGroup.objects.update(max_unavailable="100%")
     policy = fast_policy(make_policy, canary_size=0, batch_size="3")
     rollout = make_rollout(list(Host.objects.all()), policy)
-    rollout = engine.drive(
+    rollout = drive(
         rollout,
         interval=0.05,
         timeout=30,
@@ -210,7 +212,7 @@ def test_it_lets_in_flight_hosts_finish_when_paused_and_starts_no_new_one(
         )
     )
     assert in_flight
-    rollout = engine.drive(rollout, interval=0.05, timeout=30)
+    rollout = drive(rollout, interval=0.05, timeout=30)
     assert rollout.state == Rollout.State.PAUSED
     done = rollout.attempts.exclude(state__in=[A.PENDING])
     rebooted = set(lab.ledger().reboots_per_host())
@@ -228,7 +230,7 @@ def test_it_reboots_no_host_twice_with_two_tick_loops_at_once(lab_fleet, make_po
 
     def loop():
         try:
-            engine.drive(Rollout.objects.get(pk=rollout.pk), interval=0.02, timeout=90)
+            drive(Rollout.objects.get(pk=rollout.pk), interval=0.02, timeout=90)
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -265,7 +267,7 @@ def test_it_keeps_two_rollouts_sharing_groups_within_their_limits_together(
 
     def loop(rollout):
         try:
-            engine.drive(rollout, interval=0.02, timeout=90)
+            drive(rollout, interval=0.02, timeout=90)
         finally:
             connection.close()
 
@@ -328,12 +330,12 @@ def test_it_reboots_no_host_twice_when_a_worker_is_killed_mid_attempt(
 
     # Take over: the first tick looks far enough ahead for every lease to have expired.
     late = clock.now() + timedelta(minutes=30)
-    runner = engine.InlineRunner(workers=4)
+    runner = InlineRunner(workers=4)
     try:
         engine.tick(now=late, dispatch=runner)
     finally:
         runner.close()
-    rollout = engine.drive(rollout, interval=0.05, timeout=60)
+    rollout = drive(rollout, interval=0.05, timeout=60)
     ledger = lab.ledger()
     # The judge: no host was rebooted more than once, whatever instant the worker died at.
     assert max(ledger.reboots_per_host().values(), default=0) <= 1, ledger.reboots_per_host()

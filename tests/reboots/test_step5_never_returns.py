@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from fleet import audit
 from fleet.models import Host, RedundancyGroup
-from reboots import actions, engine, hostops
+from reboots import actions, engine, hostops, leases
 from reboots.models import RebootAttempt, Rollout
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ def _roles():
     ensure_role_groups()
 
 
-def run(work: engine.Work) -> None:
+def run(work: leases.Work) -> None:
     hostops.perform(work)
 
 

@@ -4,11 +4,10 @@ import copy
 
 import pytest
 
-from fleet.models import Finding, Host, RedundancyGroup
-from reboots import actions
+from fleet.models import Finding, Host
 from reboots.models import RebootPolicy
-
-from .factories import make_hosts
+from tests import factories
+from tests.factories import hosts as make_hosts
 
 BANNERS = "reboots.context_processors.banners"
 
@@ -39,7 +38,7 @@ def hosts_factory(db):
 
 @pytest.fixture
 def web_group(db):
-    return RedundancyGroup.objects.create(name="web", max_unavailable="2")
+    return factories.group("web", max_unavailable="2")
 
 
 @pytest.fixture
@@ -59,15 +58,14 @@ def make_rollout(policy):
     """A rollout created through reboots.actions, as the page does it."""
 
     def make(user, spec=None, *, name="web kernels", start=False, using=None):
-        rollout, _plan = actions.create_rollout(
+        return factories.rollout(
+            using or policy,
+            user,
+            spec=spec,
             name=name,
-            policy=using or policy,
-            selection_spec=spec or {"kind": "all"},
-            user=user,
             reason="kernel 6.1.0-18 installed",
             start=start,
         )
-        return rollout
 
     return make
 
@@ -77,11 +75,10 @@ def hand_started_service(db):
     """A finding that holds a host's reboot until an operator acknowledges it."""
 
     def make(host: Host) -> Finding:
-        return Finding.objects.create(
-            host=host,
-            kind="service-not-enabled",
-            subject="nginx.service",
-            severity="high",
+        return factories.finding(
+            host,
+            "service-not-enabled",
+            "nginx.service",
             detail="running now, nothing starts it at boot",
         )
 

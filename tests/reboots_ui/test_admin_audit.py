@@ -4,7 +4,8 @@ notification changed, added or deleted there is an event with who, what and `via
 import pytest
 from django.forms import MultiWidget
 
-from reboots.models import Event, Notification, RebootPolicy
+from core.models import Event
+from reboots.models import Notification, RebootPolicy
 
 pytestmark = pytest.mark.django_db
 

@@ -4,6 +4,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from reboots import actions
 from reboots.models import RebootAttempt
 from reboots.views.host_history import context_for
 
@@ -22,14 +23,12 @@ def test_it_lists_a_hosts_attempts_newest_first(
         failure_reason="ssh.service was running before the reboot and is not running after it",
         ended_at=timezone.now(),
     )
-    from reboots import actions
-
     actions.abort(first, operator, "redo")
     make_rollout(operator, {"kind": "hosts", "value": [host.name]}, name="april")
 
     with django_assert_max_num_queries(1):
         context = context_for(host)
-    html = render_to_string("reboots/_host_reboots.html", context)
+    html = render_to_string("reboots/host_history.html#host-reboots", context)
 
     assert [a.rollout.name for a in context["reboot_attempts"]] == ["april", "march"]
     assert html.index("april") < html.index("march")
@@ -38,17 +37,6 @@ def test_it_lists_a_hosts_attempts_newest_first(
 
 
 def test_it_says_when_no_rollout_touched_the_host(web_hosts):
-    html = render_to_string("reboots/_host_reboots.html", context_for(web_hosts[0]))
+    html = render_to_string("reboots/host_history.html#host-reboots", context_for(web_hosts[0]))
 
     assert "No rollout has rebooted this host yet." in html
-
-
-def test_it_renders_through_the_template_tag(operator, web_hosts, make_rollout):
-    from django.template import Context, Template
-
-    host = web_hosts[1]
-    make_rollout(operator, {"kind": "hosts", "value": [host.name]}, name="tagged")
-
-    html = Template("{% load reboots_ui %}{% host_reboots host %}").render(Context({"host": host}))
-
-    assert "tagged" in html

@@ -5,8 +5,9 @@ import re
 import pytest
 from django.urls import reverse
 
+from core.models import Event
 from fleet.models import RedundancyGroup
-from reboots.models import Event, Rollout
+from reboots.models import Rollout
 
 pytestmark = pytest.mark.django_db
 URL = reverse("reboots:new")

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from reboots.models import Event, RebootPolicy
+from core.models import Event
+from reboots.models import RebootPolicy
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("reboots:policies")

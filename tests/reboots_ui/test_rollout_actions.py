@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from reboots.models import Event, RebootAttempt, Rollout, Wave
+from core.models import Event
+from reboots.models import RebootAttempt, Rollout, Wave
 
 pytestmark = pytest.mark.django_db
 A = RebootAttempt.State

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from fleet.models import Host, RedundancyGroup
 from reboots.models import RebootAttempt, Rollout, Wave
-
-from .factories import make_hosts
+from tests.factories import hosts as make_hosts
 
 pytestmark = pytest.mark.django_db
 A = RebootAttempt.State
@@ -226,7 +225,7 @@ def test_it_answers_404_for_an_unknown_rollout(viewer_client):
     assert viewer_client.get(reverse("reboots:detail", args=[999999])).status_code == 404
 
 
-QUERY_BOUND = 18  # the page, its live part, and the gates/freeze panel
+QUERY_BOUND = 18  # the page, its live part, and the gates/freeze panel it loads
 
 
 def _big_rollout(user, count: int) -> Rollout:
@@ -275,10 +274,18 @@ def test_it_renders_a_rollout_of_any_size_in_a_fixed_number_of_queries(
             assert response.status_code == 200
             assert response.content.decode().count('class="ro-row ') == rollout.attempts.count()
             counts[(rollout.attempts.count(), target)] = len(captured)
+        gates = reverse("cadence:rollout-gates", args=[rollout.pk])
+        with django_assert_max_num_queries(QUERY_BOUND) as captured:
+            response = viewer_client.get(
+                gates, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="rollout-gates"
+            )
+        assert response.status_code == 200
+        counts[(rollout.attempts.count(), "rollout-gates")] = len(captured)
 
     # Nothing is queried per host or per wave: 10 and 1,000 hosts cost the same.
     assert counts[(10, None)] == counts[(1000, None)]
     assert counts[(10, "rollout-live")] == counts[(1000, "rollout-live")]
+    assert counts[(10, "rollout-gates")] == counts[(1000, "rollout-gates")]
 
 
 def test_it_lists_only_the_waves_that_need_eyes_on_a_large_rollout(viewer_client, operator):

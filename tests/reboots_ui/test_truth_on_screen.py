@@ -8,10 +8,9 @@ from django.utils import timezone
 
 from fleet import liveness
 from fleet.models import Host
-from reboots import actions, engine
+from reboots import actions, engine, transitions
 from reboots.models import RebootAttempt, Rollout
-
-from .factories import make_hosts
+from tests.factories import hosts as make_hosts
 
 A = RebootAttempt.State
 
@@ -24,7 +23,9 @@ def fail_first(rollout: Rollout) -> RebootAttempt:
     RebootAttempt.objects.filter(pk=attempt.pk).update(state=A.REBOOTING, boot_id_before="b1")
     liveness.mark_down(attempt.host_id, f"rebooted by rollout #{rollout.pk}", now=now, boot_id="b1")
     attempt.refresh_from_db()
-    engine.settle_attempt(attempt, A.REBOOTING, A.FAILED, now, "never came back", verb="failed")
+    transitions.settle_attempt(
+        attempt, A.REBOOTING, A.FAILED, now, "never came back", verb="failed"
+    )
     return attempt
 
 

@@ -9,8 +9,10 @@ from itertools import count
 
 import time_machine
 
+from core.models import Event
 from fleet.models import Audit, BootRecord, Finding, Host
-from reboots.models import Event, Notification, RebootAttempt, Rollout, Wave
+from reboots.models import Notification, RebootAttempt, Rollout, Wave
+from tests import factories
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 _serial = count(1)
@@ -28,8 +30,7 @@ def days_ago(days: float) -> Iterator[datetime]:
 
 
 def host(**fields) -> Host:
-    name = fields.pop("name", None) or f"host-{next(_serial):04d}.example.net"
-    return Host.objects.create(name=name, address=name, **fields)
+    return factories.host(fields.pop("name", None), **fields)
 
 
 def audit(on: Host, days: float) -> Audit:

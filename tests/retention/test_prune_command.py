@@ -7,8 +7,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 from retention_support import NOW, audit, event, host
 
+from core.models import Event
 from fleet.models import Audit
-from reboots.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +43,14 @@ def test_it_prints_the_count_per_table_and_records_one_event():
     output = prune()
 
     assert _line(output, "fleet.Audit") == ["fleet.Audit", "2"]
-    assert _line(output, "reboots.Event") == ["reboots.Event", "2"]
+    assert _line(output, "core.Event") == ["core.Event", "2"]
     assert _line(output, "fleet.BootRecord") == ["fleet.BootRecord", "0"]
     assert "Deleted 4 rows." in output
     logged = Event.objects.get(verb="retention.pruned")
     assert logged.actor_name == "system"
-    assert logged.data["fleet.Audit"] == 2 and logged.data["reboots.Event"] == 2
+    assert logged.data["fleet.Audit"] == 2 and logged.data["core.Event"] == 2
     assert sum(logged.data.values()) == 4
-    assert "fleet.Audit 2" in logged.detail and "reboots.Event 2" in logged.detail
+    assert "fleet.Audit 2" in logged.detail and "core.Event 2" in logged.detail
     assert Event.objects.count() == 1
 
 
@@ -83,8 +83,8 @@ def test_it_names_the_kinds_kept_forever(settings):
 
     output = prune("--batch-size", "1")
 
-    assert "RETENTION_EVENT_DAYS=0: reboots.Event kept forever" in output
-    assert "reboots.Event " not in output.split("RETENTION_EVENT_DAYS")[0]
+    assert "RETENTION_EVENT_DAYS=0: core.Event kept forever" in output
+    assert "core.Event " not in output.split("RETENTION_EVENT_DAYS")[0]
     assert Event.objects.filter(verb="host.audited").count() == 2
     assert Audit.objects.count() == 1
 

@@ -22,10 +22,11 @@ from retention_support import (
 )
 
 from cadence.models import AlertSilence, FreezeOverride, Gate, RebootSchedule, ScheduleRollout
-from fleet import retention
+from core import retention
+from core.audit_log import record
+from core.models import Event
 from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
-from reboots.events import record
-from reboots.models import Event, Notification, RebootAttempt, RebootPolicy, Rollout, Wave
+from reboots.models import Notification, RebootAttempt, RebootPolicy, Rollout, Wave
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_it_deletes_events_older_than_their_retention():
 
     counts = retention.prune()
 
-    assert counts["reboots.Event"] == 1
+    assert counts["core.Event"] == 1
     assert list(Event.objects.values_list("pk", flat=True)) == [young.pk]
     assert not Event.objects.filter(pk=old.pk).exists()
 
@@ -199,7 +200,7 @@ def test_it_deletes_sent_and_given_up_notifications_but_never_pending_ones():
 
 
 def test_it_keeps_everything_forever_when_a_retention_is_zero(settings):
-    for name in retention.RULES:
+    for name in retention.rules():
         setattr(settings, name, 0)
     h = host()
     audit(h, 5000)
@@ -214,7 +215,7 @@ def test_it_keeps_everything_forever_when_a_retention_is_zero(settings):
 
     assert retention.prune() == {}
     assert _row_counts() == before
-    assert retention.kept_forever() == list(retention.RULES)
+    assert retention.kept_forever() == list(retention.rules())
 
 
 def test_it_applies_a_zero_only_to_its_own_rule(settings):
@@ -228,7 +229,7 @@ def test_it_applies_a_zero_only_to_its_own_rule(settings):
 
     assert "fleet.Audit" not in counts
     assert Audit.objects.count() == 2
-    assert counts["reboots.Event"] == 1
+    assert counts["core.Event"] == 1
     assert retention.kept_forever() == ["RETENTION_AUDIT_DAYS"]
 
 
@@ -285,9 +286,9 @@ def test_it_deletes_in_batches_of_the_given_size():
         counts = retention.prune(batch_size=2)
 
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
-    assert sum('"reboots_event"' in sql for sql in deletes) == 4  # 7 rows, 2 at a time
+    assert sum('"core_event"' in sql for sql in deletes) == 4  # 7 rows, 2 at a time
     assert sum('"fleet_audit"' in sql for sql in deletes) == 3  # 6 rows, the latest stays
-    assert counts["reboots.Event"] == 7 and counts["fleet.Audit"] == 5
+    assert counts["core.Event"] == 7 and counts["fleet.Audit"] == 5
     assert list(Event.objects.values_list("pk", flat=True)) == [young.pk]
     assert list(Audit.objects.values_list("pk", flat=True)) == [latest.pk]
 
@@ -296,7 +297,7 @@ def test_it_counts_a_dry_run_in_full_whatever_the_batch_size():
     for days in range(400, 407):
         event(days)
 
-    assert retention.prune(dry_run=True, batch_size=2)["reboots.Event"] == 7
+    assert retention.prune(dry_run=True, batch_size=2)["core.Event"] == 7
     assert Event.objects.count() == 7
 
 
@@ -308,9 +309,9 @@ def test_it_refuses_a_batch_size_below_one():
 def test_it_takes_its_cutoffs_from_the_given_moment():
     old = event(366)
 
-    assert retention.prune(now=NOW - timedelta(days=2))["reboots.Event"] == 0
+    assert retention.prune(now=NOW - timedelta(days=2))["core.Event"] == 0
     assert Event.objects.filter(pk=old.pk).exists()
-    assert retention.prune(now=NOW)["reboots.Event"] == 1
+    assert retention.prune(now=NOW)["core.Event"] == 1
 
 
 def test_it_leaves_raw_probe_output_to_its_host():
@@ -336,6 +337,6 @@ def _cascades(model) -> set[str]:
 def test_it_deletes_every_table_a_rule_cascades_to_in_a_step_of_its_own():
     """A new table hanging off a pruned one must get its own batched step (and dry-run count)."""
     steps = {step.label for step in retention.plan(NOW)}
-    for label in retention.RULES.values():
+    for label in retention.rules().values():
         model = next(s.rows.model for s in retention.plan(NOW) if s.label == label)
         assert _cascades(model) <= steps, label

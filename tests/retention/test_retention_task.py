@@ -6,8 +6,8 @@ from django.conf import settings
 from retention_support import NOW, event
 
 from config.celery import app
-from fleet import tasks_retention
-from reboots.models import Event
+from core import tasks as retention_tasks
+from core.models import Event
 
 
 def test_it_is_scheduled_daily_under_a_name_a_worker_knows():
@@ -26,9 +26,9 @@ def test_it_prunes_and_records_what_it_deleted():
     young = event(3)
 
     with time_machine.travel(NOW, tick=False):
-        counts = tasks_retention.prune.apply().get()
+        counts = retention_tasks.prune.apply().get()
 
-    assert counts["reboots.Event"] == 2
+    assert counts["core.Event"] == 2
     logged = Event.objects.get(verb="retention.pruned")
     assert logged.data == counts
     assert set(Event.objects.values_list("pk", flat=True)) == {young.pk, logged.pk}

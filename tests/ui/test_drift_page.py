@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import Event
 from fleet.models import Finding
-from reboots.models import Event
 from tests.ui.conftest import hx
 
 pytestmark = pytest.mark.django_db

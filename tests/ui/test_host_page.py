@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
@@ -92,7 +93,15 @@ def test_it_shows_facts_kernels_drift_findings_and_history(viewer_client, host):
 def test_it_shows_the_reboot_history_of_rollouts(viewer_client, host):
     body = viewer_client.get("/hosts/web-1.example.net/").content.decode()
     section = body[body.index('id="reboot-history"') :]
-    assert "No rollout has rebooted this host yet." in section
+    # The panel belongs to the rollout app: the page loads it from its URL.
+    url = reverse("reboots:host-history", args=[host.name])
+    assert f'hx-get="{url}"' in section and 'hx-trigger="load"' in section
+
+    panel = viewer_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "No rollout has rebooted this host yet." in panel
+    assert "<html" not in panel
+    page = viewer_client.get(url).content.decode()
+    assert "No rollout has rebooted this host yet." in page and "<html" in page
 
 
 def test_it_marks_a_running_kernel_whose_files_are_gone(viewer_client, make_host):

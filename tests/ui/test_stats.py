@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from cadence.models import RebootSchedule
 from fleet import stats
+from fleet.limits import Limits
 from fleet.models import Host, RedundancyGroup
 from reboots.models import RebootPolicy
 
@@ -17,7 +18,7 @@ def test_it_counts_the_fleet_totals(make_host, settings):
     make_host("b", liveness="down", kernel_pending=True)
     make_host("c", liveness="unknown", livepatch_state="applied", uptime_days=45)
     make_host("d", enabled=False, host_key_state="offered", audit_status="queued")
-    totals = stats.fleet_totals(stats.UptimePolicy.load())
+    totals = stats.fleet_totals(Limits.load())
     assert totals["hosts"] == 4
     assert (totals["up"], totals["down"], totals["liveness_unknown"]) == (2, 1, 1)
     assert totals["reboot_required"] == 1
@@ -34,7 +35,7 @@ def test_it_buckets_uptime_around_the_policy_limit(make_host, settings):
     for days in (0.5, 3, 10, 20, 100, 500):
         make_host(uptime_days=days)
     make_host(uptime_days=None)
-    buckets = stats.fleet_totals(stats.UptimePolicy.load())["uptime_buckets"]
+    buckets = stats.fleet_totals(Limits.load())["uptime_buckets"]
     assert [b.label for b in buckets] == [
         "0–1 d",
         "1–7 d",
@@ -56,10 +57,10 @@ def test_it_lets_the_smallest_group_limit_win(make_host, settings):
     make_host("both", groups=[strict, lax], uptime_days=6)
     make_host("lax-only", groups=[lax], uptime_days=40)
     make_host("fine", groups=[lax], uptime_days=20)
-    policy = stats.UptimePolicy.load()
+    limits = Limits.load()
     # Limits above MAX_UPTIME_DAYS never matter.
-    assert [days for days, _ in policy.limits.classes] == [5]
-    over = stats.with_over_policy(Host.objects.all(), policy)
+    assert [days for days, _ in limits.classes] == [5]
+    over = stats.with_over_policy(Host.objects.all(), limits)
     assert {h.name: h.over_policy for h in over} == {"both": True, "lax-only": True, "fine": False}
 
 
@@ -120,11 +121,11 @@ def test_it_lets_a_stricter_schedule_limit_win_in_the_totals(make_host, settings
     schedule("web nightly", 10, {"kind": "group", "value": "web"})
     schedule("paused", 2, {"kind": "all"}, enabled=False)  # disabled schedules never count
 
-    policy = stats.UptimePolicy.load()
-    totals = stats.fleet_totals(policy)
+    limits = Limits.load()
+    totals = stats.fleet_totals(limits)
 
     assert (totals["over_policy"], totals["needs_reboot"]) == (1, 1)
-    over = stats.with_over_policy(Host.objects.all(), policy)
+    over = stats.with_over_policy(Host.objects.all(), limits)
     assert {h.name: h.over_policy for h in over} == {
         "web-12d": True,
         "web-8d": False,

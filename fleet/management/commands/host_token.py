@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.audit_log import record
 from fleet.models import Host
-from reboots.events import record
 
 
 class Command(BaseCommand):

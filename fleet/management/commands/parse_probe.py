@@ -1,4 +1,5 @@
-"""`manage.py parse_probe FILE`: print the facts JSON of one probe output (FILE may be `-`)."""
+"""`manage.py parse_probe FILE`: print the facts JSON of one probe output (FILE may be `-`),
+with the findings the judge gives them under the uptime and /boot options."""
 
 import json
 import sys
@@ -7,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fleet.facts import parse_probe
+from fleet import judge
 
 
 def _iso_datetime(value: str) -> datetime:
@@ -43,11 +44,10 @@ class Command(BaseCommand):
         except OSError as exc:
             self.stderr.write(f"cannot read {path}: {exc.strerror or exc}")
             sys.exit(2)
-        facts = parse_probe(
-            raw,
+        policy = judge.Policy(
             max_uptime_days=options["max_uptime_days"],
             boot_space_min_mb=options["boot_space_min_mb"],
-            now=now,
             findings_per_kind=settings.FINDINGS_PER_KIND_MAX,
         )
+        facts = judge.describe(raw, policy, now=now)
         self.stdout.write(json.dumps(facts, indent=2, sort_keys=True, ensure_ascii=False))

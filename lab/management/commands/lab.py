@@ -42,6 +42,9 @@ class Command(BaseCommand):
         serve.add_argument("--port", type=int, help="SSH port of every host (default 2222)")
         serve.add_argument("--base-address", help="hosts get addresses after it (127.10.0.0)")
         serve.add_argument("--register", action="store_true", help="upsert hosts into inventory")
+        serve.add_argument(
+            "--service-port", type=int, help="every host serves its HTTP service on this port"
+        )
 
         fault = with_dir(sub.add_parser("fault", help="give a running host a fault, or clear"))
         fault.add_argument("host")
@@ -56,10 +59,21 @@ class Command(BaseCommand):
         ledger = with_dir(sub.add_parser("ledger", help="print every reboot the lab received"))
         ledger.add_argument("--json", action="store_true", help="one JSON object per reboot")
         with_dir(sub.add_parser("register", help="upsert the lab's hosts into the inventory"))
+        hap = with_dir(
+            sub.add_parser("haproxy-config", help="print an HAProxy configuration for a group")
+        )
+        hap.add_argument("group")
+        hap.add_argument("--service-port", type=int, default=8080, help="the lab's service port")
+        hap.add_argument("--bind", default="127.0.0.1:8080", help="the frontend's address")
+        hap.add_argument(
+            "--runtime-api",
+            default="/tmp/rebootable-haproxy.sock",
+            help="stats socket: a Unix socket path or host:port",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
-            getattr(self, "do_" + opts["action"])(opts)
+            getattr(self, "do_" + opts["action"].replace("-", "_"))(opts)
         except LabError as exc:
             raise CommandError(str(exc)) from exc
         except BrokenPipeError:  # `lab hosts | head`: the reader has had enough
@@ -69,6 +83,7 @@ class Command(BaseCommand):
     def do_serve(self, opts: dict[str, Any]) -> None:
         import asyncssh
 
+        # Loaded per action: the simulator pulls in asyncssh (serve, register only).
         from lab.simulator import Lab
 
         asyncssh.set_log_level("WARNING")  # one line per listener and login is noise here
@@ -84,6 +99,7 @@ class Command(BaseCommand):
                 opts["base_address"], existing and existing.base_address, "127.10.0.0"
             ),
             port=_pick(opts["port"], existing and existing.port, 2222),
+            service_port=opts["service_port"],
         )
         started = time.monotonic()
         lab.start()
@@ -101,7 +117,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  client key: {lab.client_key_path} (user {infos[0].ssh_user})" if infos else ""
             )
+            if lab.service_port:
+                self.stdout.write(f"  HTTP service on port {lab.service_port} of every host")
             if opts["register"]:
+                # Loaded per action: the simulator pulls in asyncssh (serve, register only).
                 from lab.register import register_hosts
 
                 count = register_hosts(lab)
@@ -153,6 +172,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  fault: {name}: {', '.join(faults)}")
 
     def do_hosts(self, opts: dict[str, Any]) -> None:
+        # Loaded per action: the simulator pulls in asyncssh (serve, register only).
         from lab.simulator import offline_hosts
 
         for info, st in offline_hosts(opts["state_dir"]):
@@ -184,11 +204,28 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(ledger)} reboots")
 
     def do_register(self, opts: dict[str, Any]) -> None:
+        # Loaded per action: the simulator pulls in asyncssh (serve, register only).
         from lab.register import register_hosts
+
+        # Loaded per action: the simulator pulls in asyncssh (serve, register only).
         from lab.simulator import offline_hosts
 
         count = register_hosts([info for info, _st in offline_hosts(opts["state_dir"])])
         self.stdout.write(f"registered {count} hosts in the inventory")
+
+    def do_haproxy_config(self, opts: dict[str, Any]) -> None:
+        # Loaded per action: the simulator pulls in asyncssh (serve, register only).
+        from lab import haproxy
+        from lab.simulator import offline_hosts
+
+        infos = [info for info, _st in offline_hosts(opts["state_dir"])]
+        servers = haproxy.group_servers(infos, opts["group"], opts["service_port"])
+        self.stdout.write(
+            haproxy.config(
+                servers, bind=opts["bind"], runtime_api=opts["runtime_api"], backend=opts["group"]
+            ),
+            ending="",
+        )
 
 
 def _pick(given: Any, stored: Any, default: Any) -> Any:

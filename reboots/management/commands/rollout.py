@@ -9,7 +9,7 @@ without a Celery worker. Exit status: 0 completed, 1 completed with failures or 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from reboots import actions, engine
+from reboots import actions, runner
 from reboots.models import RebootAttempt, Rollout
 
 
@@ -72,7 +72,7 @@ class Command(BaseCommand):
                     seen[pk] = state
                     self.stdout.write(f"{name}: {state}")
 
-        rollout = engine.drive(
+        rollout = runner.drive(
             rollout,
             interval=options["interval"],
             timeout=options["timeout"],
