@@ -116,15 +116,21 @@ class Front:
                 return int(row["srv_admin_state"])
         raise AssertionError(f"no server {server} in HAProxy's state")
 
-    def sessions(self, server: str) -> int:
-        """scur of a server, in HAProxy's own `show stat`."""
+    def stat(self, server: str) -> dict[str, str]:
+        """A server's row of HAProxy's own `show stat` (scur, status, …)."""
         lines = self.process.command(f"show stat {self.backend} 4 -1").splitlines()
         header = lines[0].lstrip("# ").split(",")
         for line in lines[1:]:
             row = dict(zip(header, line.split(","), strict=False))
             if row.get("svname") == server:
-                return int(row["scur"] or 0)
+                return row
         raise AssertionError(f"no server {server} in HAProxy's stats")
+
+    def sessions(self, server: str) -> int:
+        return int(self.stat(server)["scur"] or 0)
+
+    def wait_up(self, servers: list[str]) -> None:
+        self.wait(lambda: all(self.stat(s)["status"] == "UP" for s in servers), "every server UP")
 
     def wait(self, predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
