@@ -4,7 +4,7 @@ the API tokens page or with `manage.py create_api_token` (the key is shown once,
 from django.contrib import admin
 
 from api.models import ApiToken
-from reboots.admin import AuditedAdmin
+from core.admin import AuditedAdmin
 
 
 @admin.register(ApiToken)

@@ -478,6 +478,15 @@ class Lab:
 
         return self._call(count)
 
+    def service_connections(self, name: str) -> int:
+        """Connections open to the host's HTTP service now (requests in flight, keep-alives)."""
+
+        def count() -> int:
+            service = self._runtime(name).service
+            return len(service.writers) if service is not None else 0
+
+        return self._call(count)
+
     def reboot(self, name: str) -> None:
         """Reboot a host as if the reboot command had been sent to it."""
         self._call(lambda: self.on_reboot(self._runtime(name), "lab reboot"))

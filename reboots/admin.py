@@ -3,42 +3,16 @@ audit log (core.audit_log) like edits made on the product's own pages."""
 
 from django.contrib import admin
 
-from core.audit_log import record
+from core.admin import AuditedAdmin as CoreAuditedAdmin
 from reboots.forms import PolicyAdminForm
 from reboots.models import Notification, RebootAttempt, RebootPolicy, Rollout, Wave
 
 
-class AuditedAdmin(admin.ModelAdmin):
-    """Every add, change and delete through this admin is also an event: `<noun>.created`,
-    `<noun>.changed` (with the fields Django lists), `<noun>.deleted`, marked `via: admin`.
+class AuditedAdmin(CoreAuditedAdmin):
+    """Admin edits recorded in the audit log; an edited rollout's event links to it."""
 
-    Django's own LogEntry stays too, but only the Django admin shows it; the audit log is where
-    operators and reports look."""
-
-    audit_noun = ""
-
-    def _audit(self, request, verb: str, obj, message: str) -> None:
-        detail = f"in the Django admin: {message}" if message else "in the Django admin"
-        extra = {"rollout": obj} if isinstance(obj, Rollout) and verb != "deleted" else {}
-        data = {"via": "admin", "change": message}
-        record(request.user, f"{self.audit_noun}.{verb}", obj, detail, data=data, **extra)
-
-    def log_addition(self, request, obj, message):
-        entry = super().log_addition(request, obj, message)
-        self._audit(request, "created", obj, entry.get_change_message())
-        return entry
-
-    def log_change(self, request, obj, message):
-        entry = super().log_change(request, obj, message)
-        self._audit(request, "changed", obj, entry.get_change_message() or "No fields changed.")
-        return entry
-
-    def log_deletions(self, request, queryset):
-        # Called before the rows go, once for a single delete and for the bulk action alike.
-        entries = super().log_deletions(request, queryset)
-        for obj in queryset:
-            self._audit(request, "deleted", obj, f"Deleted {obj}.")
-        return entries
+    def audit_extra(self, obj, verb: str) -> dict:
+        return {"rollout": obj} if isinstance(obj, Rollout) and verb != "deleted" else {}
 
 
 @admin.register(RebootPolicy)

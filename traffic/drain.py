@@ -62,12 +62,12 @@ def _target(host: Host, manager: TrafficManager) -> Target:
 
 
 def _note(host: Host, manager: TrafficManager, state: str | None, detail: str) -> None:
-    """Record the host's standing; `state=None` keeps the state and updates the detail."""
+    """Record the host's standing; `state=None` keeps the state (if any) and updates the
+    detail: a failed step says why, and does not claim to know where the host is."""
     defaults: dict = {"changed_at": clock.now(), "detail": detail[:500]}
     if state is None:
-        if DrainRecord.objects.filter(host=host, manager=manager).update(**defaults):
-            return
-        state = DrainRecord.State.READY
+        DrainRecord.objects.filter(host=host, manager=manager).update(**defaults)
+        return
     DrainRecord.objects.update_or_create(
         host=host, manager=manager, defaults={**defaults, "state": state}
     )

@@ -152,11 +152,12 @@ class TrafficManager(models.Model):
         return f"{self.get_kind_display()} for {self.group}"
 
     def clean(self) -> None:
-        required = {
+        needs: dict[str, tuple[str, ...]] = {
             self.Kind.HAPROXY: ("haproxy_runtime_api", "haproxy_backend"),
             self.Kind.HTTP: ("drain_url", "undrain_url"),
             self.Kind.COMMAND: ("drain_command", "undrain_command"),
-        }.get(self.kind, ())
+        }
+        required = needs.get(self.kind, ())
         missing = {name: "Required for this kind." for name in required if not getattr(self, name)}
         if not isinstance(self.server_names, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in self.server_names.items()

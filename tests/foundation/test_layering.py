@@ -8,7 +8,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "fleet", "reboots", "cadence", "reports", "metrics", "api", "lab", "config")
+PACKAGES = (
+    "core",
+    "fleet",
+    "traffic",
+    "reboots",
+    "cadence",
+    "reports",
+    "metrics",
+    "api",
+    "lab",
+    "config",
+)
 
 
 def _explained(lines: list[str], index: int, import_lines: set[int]) -> bool:

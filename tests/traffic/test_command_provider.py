@@ -2,9 +2,9 @@
 
 import pytest
 
+from tests import factories
 from traffic import drain
 from traffic.models import DrainRecord, TrafficManager
-from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,9 @@ def test_it_runs_the_commands_with_the_host_in_the_environment_only(host, tmp_pa
     monkeypatch.setenv("SECRET_KEY", "do-not-leak")
     log = tmp_path / "log"
     flag = tmp_path / "drained"
-    record = f'echo "$REBOOTABLE_ACTION $REBOOTABLE_HOST $REBOOTABLE_ADDRESS $REBOOTABLE_GROUP" >> {log}'
+    record = (
+        f'echo "$REBOOTABLE_ACTION $REBOOTABLE_HOST $REBOOTABLE_ADDRESS $REBOOTABLE_GROUP" >> {log}'
+    )
     commands(
         drain_command=f"{record}; env > {tmp_path}/env; echo draining $REBOOTABLE_HOST",
         drained_command=f"{record}; test -e {flag} || {{ echo sessions left; exit 1; }}",
@@ -69,7 +71,9 @@ def test_it_keeps_the_output_of_a_failing_command(host):
 
 
 def test_it_kills_a_command_that_outlives_its_timeout(host):
-    commands(drain_command="echo started; sleep 30", undrain_command="true", call_timeout_seconds=0.5)
+    commands(
+        drain_command="echo started; sleep 30", undrain_command="true", call_timeout_seconds=0.5
+    )
     result = drain.drain(host)
     assert result.detail == "db: drain failed: the drain command timed out after 0.5s"
     assert result.output == "started"
@@ -90,3 +94,21 @@ def test_undrain_still_reaches_a_manager_switched_off_while_the_host_was_out(hos
     assert drain.undrain(host).state == "ready"
     assert (tmp_path / "undrained").exists()
     assert drain.undrain(host) == drain.UNMANAGED
+
+
+def test_a_host_in_two_managed_groups_goes_through_both_in_order(host, tmp_path):
+    log = tmp_path / "log"
+    commands(drain_command=f"echo db >> {log}", undrain_command="true")
+    other = factories.group("db-all")
+    host.groups.add(other)
+    commands(group=other, drain_command=f"echo db-all >> {log}; exit 2", undrain_command="true")
+    result = drain.drain(host)
+    assert not result.ok and result.state == "failed"
+    assert result.detail == (
+        "db: the drain command exited 0; db-all: drain failed: the drain command exited 2"
+    )
+    assert log.read_text().split() == ["db", "db-all"]
+    # Both are on record as possibly out, so an undrain goes through both.
+    assert drain.drained_now().count() == 2
+    assert drain.undrain(host).ok
+    assert not drain.drained_now().exists()

@@ -170,8 +170,7 @@ def test_it_times_out_on_a_runtime_api_that_never_answers(lab, front):
         manager_for(front, haproxy_runtime_api=f"127.0.0.1:{port}", call_timeout_seconds=0.5)
         result = drain.drain(Host.objects.get(name=NAME))
     assert result.detail == (
-        f"web-a: drain failed: HAProxy's runtime API at 127.0.0.1:{port} "
-        "did not answer within 0.5s"
+        f"web-a: drain failed: HAProxy's runtime API at 127.0.0.1:{port} did not answer within 0.5s"
     )
 
 

@@ -3,11 +3,11 @@
 import pytest
 from traffic_support import ScriptedServer
 
+from tests import factories
 from traffic import drain
 from traffic.models import DrainRecord, TrafficManager
-from traffic.providers.http import expand
 from traffic.providers.base import Target
-from tests import factories
+from traffic.providers.http import expand
 
 pytestmark = pytest.mark.django_db
 
@@ -86,12 +86,15 @@ def test_it_fails_or_goes_on_when_the_drain_timeout_passes(allow_private, server
     failed = drain.wait_drained(host, monotonic=clock.now, sleep=clock.sleep)
     assert not failed.ok and failed.state == "timed-out"
     assert failed.detail.startswith("web: not drained after 3s (")
-    assert failed.detail.endswith("answered 503: not drained yet); the host fails as the policy says")
+    assert failed.detail.endswith(
+        "answered 503: not drained yet); the host fails as the policy says"
+    )
     assert DrainRecord.objects.get(host=host).state == DrainRecord.State.DRAINING
 
     manager.on_drain_timeout = TrafficManager.OnTimeout.PROCEED
     manager.save()
-    went_on = drain.wait_drained(host, monotonic=FakeClock().now, sleep=clock.sleep)
+    clock = FakeClock()
+    went_on = drain.wait_drained(host, monotonic=clock.now, sleep=clock.sleep)
     assert went_on.ok and went_on.state == "timed-out"
     assert "going on as the policy says" in went_on.detail
 
@@ -118,7 +121,10 @@ def test_it_refuses_loopback_unless_allowed_and_times_out(server, host, settings
     server.delay = 1.5
     TrafficManager.objects.update(call_timeout_seconds=0.5)
     slow = drain.drain(host)
-    assert slow.detail == f"web: drain failed: the drain hook failed: {server.origin} did not answer within 0.5s"
+    assert (
+        slow.detail
+        == f"web: drain failed: the drain hook failed: {server.origin} did not answer within 0.5s"
+    )
 
 
 def test_templates_quote_what_they_insert_and_refuse_unknown_placeholders():

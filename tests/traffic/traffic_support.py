@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -141,3 +142,4 @@ class Front:
 
     def stop(self) -> None:
         self.process.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

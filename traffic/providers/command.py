@@ -4,7 +4,8 @@ The command gets the host only through its environment: REBOOTABLE_HOST, REBOOTA
 REBOOTABLE_GROUP and REBOOTABLE_ACTION (drain, drained, undrain), beside what core.controller
 passes (PATH, CONTROLLER_COMMAND_ENV). Each run has the manager's call timeout; its output's
 tail is returned for the attempt log. With `drained_command`, the host is drained once that
-exits 0 (non-zero: not yet); without, once the drain command exited 0.
+exits 0 (non-zero: not yet); without, once the drain command exited 0. Commands must be safe
+to run twice (a re-run after a crash runs them again), as `kubectl drain` and `consul maint` are.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The URLs are templates: `{name}` and `{address}` become the host's, URL-quoted. 
 carries `{"host", "address", "group", "action"}` as JSON. Requests go through core.outbound
 (timeouts, size cap, the address policy); a URL may carry a token in its query or user part, so
 messages name it only as `outbound.redact` shows it. With `drained_url`, the host is drained
-once a GET of it answers 2xx; without, once the drain hook answered 2xx.
+once a GET of it answers 2xx; without, once the drain hook answered 2xx. A hook must accept
+the same POST twice (a re-run after a crash sends it again).
 """
 
 from __future__ import annotations
