@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test`. Most of the suite's time is spent waiting (simulated
-# reboots, SSH, subprocesses), so more workers than cores pay; each gets its own test database.
-TEST_WORKERS ?= 4
+# pytest-xdist workers for `make test`: one per core. The suite is mostly CPU-bound (PostgreSQL,
+# SSH handshakes, Celery and browser processes): four workers on two cores were no faster than
+# a serial run, and timing-sensitive tests failed. Each worker gets its own test database.
+TEST_WORKERS ?= auto
 
 .PHONY: demo test lint format check ci clean
 

@@ -1,11 +1,10 @@
 """Property-based run of the checked-in schema against the app: no 5xx, responses as documented.
 
 Schemathesis generates requests for every operation in docs/openapi.yaml and sends them
-in-process to the Django WSGI application with a viewer's token. Examples per operation and
-the total time are bounded so the run stays well under a minute.
+in-process to the Django WSGI application with a viewer's token. The work is bounded by count
+(examples per operation × operations), not by a clock: a busy machine only makes it slower.
 """
 
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from tests.api import builders
 
 SCHEMA = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
 EXAMPLES_PER_OPERATION = 12
-TIME_BUDGET_SECONDS = 45
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -81,15 +79,11 @@ def test_it_finds_no_server_error_nor_undocumented_response(viewer, some_data, w
     schema = schemathesis.openapi.from_path(SCHEMA)
     schema.app = wsgi_app
     headers = {"Authorization": f"Token {ApiToken.issue(viewer)[1]}"}
-    started = time.monotonic()
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 25  # list, export and detail for 8 resources, and the probe push
 
     for operation in operations:
-        if time.monotonic() - started > TIME_BUDGET_SECONDS:
-            pytest.fail(f"time budget spent before {operation.label}: lower EXAMPLES_PER_OPERATION")
-
         @hypothesis_settings(
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
@@ -108,4 +102,3 @@ def test_it_finds_no_server_error_nor_undocumented_response(viewer, some_data, w
             failures[operation.label] = str(failure)[:2000]
 
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
-    assert time.monotonic() - started < 60

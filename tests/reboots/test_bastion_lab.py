@@ -47,5 +47,6 @@ def test_it_reboots_a_group_reachable_only_through_its_bastion(
     ledger = lab.ledger()
     assert ledger.reboots_per_host() == dict.fromkeys(behind, 1)  # the bastion was not rebooted
     assert ledger.max_concurrent_down("dmz") <= 1
-    # Pre-flight, polls and verification all went through the jump host.
-    assert lab.runtimes[jump].forwarded >= 3 * len(behind)
+    # Pre-flight (old boot) and the poll that verifies (new boot) went through the jump host;
+    # polls while a host is down are refused there and may number anything.
+    assert lab.runtimes[jump].forwarded >= 2 * len(behind)
