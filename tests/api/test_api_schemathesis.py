@@ -84,6 +84,7 @@ def test_it_finds_no_server_error_nor_undocumented_response(viewer, some_data, w
     assert len(operations) >= 25  # list, export and detail for 8 resources, and the probe push
 
     for operation in operations:
+
         @hypothesis_settings(
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
