@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from reboots import actions, engine, hostops
 from reboots.models import EngineState, RebootAttempt, Rollout, Wave
+from tests import factories
 
 A = RebootAttempt.State
 
@@ -90,6 +91,8 @@ def test_it_pauses_every_rollout_fleet_wide_and_resumes_them(
 
 
 def test_it_gives_the_roles_their_permissions_on_rollout_models(db):
+    # The migrations make the groups; a transactional test before this one may have flushed them.
+    factories.ensure_role_groups()
     viewer, operator, admin = (Group.objects.get(name=n) for n in ("viewer", "operator", "admin"))
 
     def codenames(group, app="reboots"):
