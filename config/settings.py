@@ -344,6 +344,8 @@ RETENTION_RESOLVED_FINDING_DAYS = env_int(
 RETENTION_ROLLOUT_DAYS = env_int("RETENTION_ROLLOUT_DAYS", 365, minimum=0)  # ended rollouts
 RETENTION_BOOT_DAYS = env_int("RETENTION_BOOT_DAYS", 730, minimum=0)  # compliance history
 RETENTION_NOTIFICATION_DAYS = env_int("RETENTION_NOTIFICATION_DAYS", 30, minimum=0)
+# Service checks' per-minute results (traffic/): the availability history beside compliance.
+RETENTION_SERVICE_CHECK_DAYS = env_int("RETENTION_SERVICE_CHECK_DAYS", 365, minimum=0)
 
 # --- Celery: the broker, delivery that survives a lost worker or broker, the beat schedule --------
 REDIS_URL = env_str("REDIS_URL", "")

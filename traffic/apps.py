@@ -6,3 +6,7 @@ class TrafficConfig(AppConfig):
 
     name = "traffic"
     verbose_name = "Traffic"
+
+    def ready(self) -> None:
+        # Models are loaded only now: importing the module registers the app's retention rule.
+        from traffic import retention  # noqa: F401
