@@ -355,17 +355,7 @@ def tend_in_flight(now: datetime) -> list[Work]:
                 f"after {attempt.dispatches} tries (worker lost or timed out)"
             )
             # Its silences are expired by cadence's sweep: the tick does not call out.
-            transitions.settle_attempt(
-                attempt,
-                attempt.state,
-                A.FAILED,
-                now,
-                reason,
-                verb="failed",
-                token=attempt.lease_token,
-                down_boot_id=attempt.boot_id_after if kind == "verify" else None,
-                outside=False,
-            )
+            transitions.fail_lost_work(attempt, attempt.lease_token, reason, now, outside=False)
             continue
         lease = preflight_lease(policy) if kind == "preflight" else verify_lease(policy)
         if attempt.lease_until is not None:

@@ -155,15 +155,5 @@ def take_redelivery(work: Work) -> bool:
     if attempt.dispatches < MAX_DISPATCHES:
         return transitions.count_redelivery(attempt, work.token, work.kind, now)
     reason = f"{work.kind} lost its worker {attempt.dispatches} times (the process running it died)"
-    in_verification = attempt.state == A.VERIFYING
-    transitions.settle_attempt(
-        attempt,
-        attempt.state,
-        A.FAILED,
-        now,
-        reason,
-        verb="failed",
-        token=work.token,
-        down_boot_id=attempt.boot_id_after if in_verification else None,
-    )
+    transitions.fail_lost_work(attempt, work.token, reason, now)
     return False

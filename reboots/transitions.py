@@ -351,6 +351,24 @@ def hold_attempt(
     return held == 1
 
 
+def fail_lost_work(
+    attempt: RebootAttempt, token: str, reason: str, now: datetime, *, outside: bool = True
+) -> bool:
+    """Pre-flight or verification that never finished (its worker kept dying): failed. A host
+    that failed verification stays down until a boot newer than the one it failed on."""
+    return settle_attempt(
+        attempt,
+        attempt.state,
+        A.FAILED,
+        now,
+        reason,
+        verb="failed",
+        token=token,
+        down_boot_id=attempt.boot_id_after if attempt.state == A.VERIFYING else None,
+        outside=outside,
+    )
+
+
 def settle_attempt(
     attempt: RebootAttempt,
     from_state: str,

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -27,6 +27,7 @@ from lab.simulator import Lab
 from lab.testing import start_lab
 from tests.browser import support
 from tests.conftest import ensure_role_groups
+from tests.reboots.worker_support import database_url
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,6 @@ def redis_url() -> str:
     """REDIS_URL's server (or the local default) with the browser suite's own database."""
     base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     return urlunsplit((base.scheme, base.netloc, f"/{BROWSER_REDIS_DB}", "", ""))
-
-
-def database_url(settings_dict: dict) -> str:
-    """The URL of the database pytest-django created (e.g. test_test), for the worker."""
-    user = quote(settings_dict.get("USER") or "")
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or "5432"
-    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
 @pytest.fixture(scope="session")
