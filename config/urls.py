@@ -25,6 +25,7 @@ urlpatterns = [
     path("reports/", reports.index, name="reports"),
     path("rollouts/", include("reboots.urls")),
     path("cadence/", include("cadence.urls")),
+    path("traffic/", include("traffic.urls")),
     path("", include("fleet.urls")),
 ]
 

@@ -3,7 +3,8 @@ start and of cadence. One definition, one query expression.
 
 A host counts as unavailable when it is down (an observed fact, see fleet/liveness.py: a reboot
 was sent and no newer boot seen yet, an attempt on it failed, an audit could not reach it), or
-while any rollout works on it (pre-flight, rebooting, down, verifying). Skipping, aborting or
+while any rollout works on it (pre-flight, rebooting, down, verifying), or while it is out of its
+load balancer by Rebootable's record (traffic.DrainRecord: left drained). Skipping, aborting or
 ending a rollout does not make a host available; only an observation does.
 """
 
@@ -12,13 +13,16 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from fleet import liveness
 from fleet.models import Host, RedundancyGroup
 from reboots.models import RebootAttempt
+from traffic.models import DrainRecord
 
 
 def unavailable_q() -> Q:
     in_flight = RebootAttempt.objects.filter(
         host=OuterRef("pk"), state__in=RebootAttempt.IN_FLIGHT_STATES
     )
-    return liveness.down_q() | Q(Exists(in_flight))
+    # Up but out of its load balancer (left drained by a failed attempt): it serves nothing.
+    drained = DrainRecord.objects.filter(host=OuterRef("pk"), state__in=DrainRecord.OUT_STATES)
+    return liveness.down_q() | Q(Exists(in_flight)) | Q(Exists(drained))
 
 
 def unavailable_hosts(queryset: QuerySet[Host] | None = None) -> QuerySet[Host]:

@@ -185,6 +185,8 @@ class PolicyForm(forms.ModelForm):
             "post_command",
             "post_command_where",
             "post_command_timeout",
+            "drain_hosts",
+            "service_budget_pct",
             "webhook_url",
         ]
         labels = {
@@ -195,6 +197,8 @@ class PolicyForm(forms.ModelForm):
             "post_command_where": "runs",
             "pre_command_timeout": "timeout (s)",
             "post_command_timeout": "timeout (s)",
+            "drain_hosts": "Drain hosts through their group's traffic manager",
+            "service_budget_pct": "Service budget (% failed probes)",
         }
 
     def __init__(self, *args, **kwargs):

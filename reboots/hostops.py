@@ -16,6 +16,8 @@ and reboot share one session; a poll's TCP check is refused while the host is do
 the port accepts, becomes the session that reads the boot_id and then verifies the new boot
 (settling, health commands, audit, post-command). tests/reboots/test_connections_per_attempt.py
 holds it to that.
+Groups with a traffic manager: pre-flight drains the host before its pre-command and reboot,
+and verification puts it back only once the new boot passed (reboots/draining.py).
 Every change of the attempt is a transition of the state machine (reboots/transitions.py).
 """
 
@@ -33,11 +35,12 @@ from core import clock
 from fleet import audit, hostkeys, ssh
 from fleet.findings import active_acknowledgement_q, blocking_findings
 from fleet.models import BootRecord, Finding, Host
-from reboots import commands, transitions
+from reboots import commands, draining, transitions
 from reboots.leases import POLL_LEASE, Heartbeat, Work, preflight_lease, verify_lease
 from reboots.models import RebootAttempt, Rollout
 from reboots.snapshot import Policy
 from reboots.verification import BootState, Verdict, verify, was_running
+from traffic import drain
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +158,11 @@ def preflight(attempt_id: int, token: str) -> None:
         return
     policy = Policy.of(attempt.rollout)
     # One connection for the whole pre-flight: audit, pre-command, boot_id and reboot.
+    limit = preflight_lease(policy)
+    if policy.drain_hosts:
+        limit += drain.time_needed(attempt.host)  # the wait for its sessions to end
     with (
-        Heartbeat(attempt.pk, token, (A.PREFLIGHT,), preflight_lease(policy)),
+        Heartbeat(attempt.pk, token, (A.PREFLIGHT,), limit),
         _session(attempt.host, command_timeout=30) as session,
     ):
         _preflight(attempt, token, policy, session)
@@ -245,6 +251,9 @@ def _preflight(
     )
     if not recorded:
         return
+    # Out of the load balancer before anything is done to it; it stays out until verified.
+    if policy.drain_hosts and not draining.take_out(attempt, token, host):
+        return
 
     try:
         with _reusing(host, session, command_timeout=30) as session:
@@ -312,6 +321,7 @@ def _stand_down(attempt, token, policy: Policy, session: ssh.Session) -> None:
     if policy.post_command and policy.pre_command:
         result = commands.run(policy.post_command, attempt.host, session)
         note += f"; {result.describe()}"
+    note += draining.give_back(attempt.host)
     now = clock.now()
     if state == Rollout.State.ABORTED:
         transitions.settle_attempt(
@@ -519,7 +529,6 @@ def _check(attempt: RebootAttempt, after: BootState) -> Verdict:
 
 
 def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdict) -> None:
-    now = clock.now()
     running_after = {
         name: info
         for name, info in after.services.items()
@@ -545,7 +554,11 @@ def _finish(attempt: RebootAttempt, token: str, after: BootState, verdict: Verdi
             down_boot_id=fields["boot_id_after"],
         )
         return
+    # Back into service only now, after the new boot passed; a re-run finds it back already.
+    if not draining.put_back(attempt, token, attempt.host):
+        return
     note = "verified" + (f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else "")
+    now = clock.now()
     done = transitions.settle_attempt(
         attempt, A.VERIFYING, A.SUCCEEDED, now, note, verb="succeeded", token=token
     )

@@ -8,6 +8,7 @@ Every transition is a conditional UPDATE (see reboots/transitions.py), never rea
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -93,6 +94,20 @@ class RebootPolicy(models.Model):
         '"where": "host", "timeout": 30}].',
     )
 
+    drain_hosts = models.BooleanField(
+        default=True,
+        help_text="Take each host out of its group's traffic manager before the reboot and put "
+        "it back once verified (groups without one are rebooted as they are).",
+    )
+    service_budget_pct = models.FloatField(
+        null=True,
+        blank=True,
+        default=1.0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Pause the rollout when more than this % of a service check's probes fail "
+        "during it. Empty: service checks never pause it.",
+    )
+
     webhook_url = HttpsURLField(
         blank=True,
         help_text="POSTed JSON (with a Slack-compatible 'text') on pauses, failures, "
@@ -128,6 +143,7 @@ class Rollout(models.Model):
         OPERATOR = "operator", "Paused by an operator"
         BUDGET = "budget", "Failure budget exceeded"
         FLEET = "fleet", "Fleet-wide pause"
+        SERVICE = "service", "Service budget exceeded"
 
     ACTIVE_STATES = (State.RUNNING, State.PAUSED)
     ENDED_STATES = (State.COMPLETED, State.COMPLETED_WITH_FAILURES, State.ABORTED)
@@ -200,20 +216,22 @@ class Rollout(models.Model):
     def is_ended(self) -> bool:
         return self.state in self.ENDED_STATES
 
-    # Needs an operator: stalled or awaiting approval while running, or paused on its budget.
+    # Needs an operator: stalled or awaiting approval while running, or paused on its failure
+    # or service budget.
     ATTENTION_WAITS = (WaitingKind.STALLED, WaitingKind.APPROVAL)
+    ATTENTION_PAUSES = (PauseKind.BUDGET, PauseKind.SERVICE)
 
     @classmethod
     def attention_q(cls) -> Q:
         return Q(state=cls.State.RUNNING, waiting_kind__in=cls.ATTENTION_WAITS) | Q(
-            state=cls.State.PAUSED, pause_kind=cls.PauseKind.BUDGET
+            state=cls.State.PAUSED, pause_kind__in=cls.ATTENTION_PAUSES
         )
 
     @property
     def needs_attention(self) -> bool:
         """The same rule as `attention_q`, for a row in hand."""
         if self.state == self.State.PAUSED:
-            return self.pause_kind == self.PauseKind.BUDGET
+            return self.pause_kind in self.ATTENTION_PAUSES
         return self.state == self.State.RUNNING and self.waiting_kind in self.ATTENTION_WAITS
 
 
@@ -350,6 +368,14 @@ class RebootAttempt(models.Model):
     system_state_after = models.CharField(max_length=40, blank=True)
     services_after = models.JSONField(default=dict, blank=True)
     failed_units_after = models.JSONField(default=list, blank=True)
+
+    # --- traffic (traffic/drain.py): out of the load balancer before the reboot ---
+    drained_at = models.DateTimeField(
+        null=True, blank=True, help_text="Taken out of its traffic managers (drained)."
+    )
+    undrained_at = models.DateTimeField(
+        null=True, blank=True, help_text="Put back into service (after verification only)."
+    )
 
     failure_reason = models.TextField(blank=True)
     failed_at = models.DateTimeField(

@@ -47,6 +47,8 @@ def policy_snapshot(policy) -> dict:
             normalise_command(spec, f"health command {n}")
             for n, spec in enumerate(policy.health_commands or [], 1)
         ],
+        "drain_hosts": policy.drain_hosts,
+        "service_budget_pct": policy.service_budget_pct,
         "webhook_url": policy.webhook_url,
     }
 
@@ -70,6 +72,8 @@ class Policy:
     pre_command: dict | None = None
     post_command: dict | None = None
     health_commands: list = field(default_factory=list)
+    drain_hosts: bool = True
+    service_budget_pct: float | None = None  # snapshots before it existed: no service budget
     webhook_url: str = ""
 
     @classmethod

@@ -32,6 +32,7 @@ from core.audit_log import record
 from fleet import liveness
 from reboots import notify, ports
 from reboots.models import RebootAttempt, Rollout, Wave
+from traffic import drain
 
 A = RebootAttempt.State
 W = Rollout.WaitingKind
@@ -369,6 +370,19 @@ def fail_lost_work(
     )
 
 
+def left_out(attempt: RebootAttempt) -> str:
+    """What a failure adds when the host stays drained: never left out of service silently."""
+    if attempt.host_id is None:
+        return ""
+    groups = drain.out_of(attempt.host_id)
+    if not groups:
+        return ""
+    return (
+        f" (it stays drained in {', '.join(groups)} until a verified reboot or an operator "
+        "puts it back)"
+    )
+
+
 def settle_attempt(
     attempt: RebootAttempt,
     from_state: str,
@@ -396,11 +410,12 @@ def settle_attempt(
         "ended_at": now,
         "lease_until": None,
         "lease_token": "",
-        "log": log_line(now, reason[:300]),
     }
     if to_state == A.FAILED:
+        reason += left_out(attempt)
         fields["failure_reason"] = reason
         fields["failed_at"] = now
+    fields["log"] = log_line(now, reason[:300])
     with transaction.atomic():
         if query.update(**fields) != 1:
             return False
@@ -508,6 +523,28 @@ def observe(attempt: RebootAttempt, token: str, state: str, **fields) -> bool:
 def release(attempt: RebootAttempt, token: str, state: str) -> bool:
     """Give the lease back: the next tick dispatches the next look at once."""
     return _mine(attempt, token, state).update(lease_until=None) == 1
+
+
+def drained(attempt: RebootAttempt, token: str, text: str, now: datetime) -> bool:
+    """In pre-flight: out of its traffic managers (traffic/drain.py); the reboot may follow."""
+    with transaction.atomic():
+        moved = _mine(attempt, token, A.PREFLIGHT).update(drained_at=now, log=log_line(now, text))
+        if moved:
+            record(
+                None, "attempt.drained", attempt, text, host=attempt.host, rollout=attempt.rollout
+            )
+    return moved == 1
+
+
+def undrained(attempt: RebootAttempt, token: str, text: str, now: datetime) -> bool:
+    """In verification, once the new boot passed it: back in its traffic managers."""
+    with transaction.atomic():
+        moved = _mine(attempt, token, A.VERIFYING).update(undrained_at=now, log=log_line(now, text))
+        if moved:
+            record(
+                None, "attempt.undrained", attempt, text, host=attempt.host, rollout=attempt.rollout
+            )
+    return moved == 1
 
 
 def mark_rebooting(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 
@@ -211,3 +212,19 @@ def drained_now(host_ids: Sequence[int] | None = None) -> QuerySet[DrainRecord]:
     if host_ids is not None:
         rows = rows.filter(host_id__in=host_ids)
     return rows.select_related("host", "manager__group").order_by("host__name")
+
+
+def out_of(host_id: int) -> list[str]:
+    """Names of the groups whose traffic manager the host is out of (or going out of) now."""
+    return list(
+        DrainRecord.objects.filter(host_id=host_id, state__in=DrainRecord.OUT_STATES)
+        .order_by("manager__group__name")
+        .values_list("manager__group__name", flat=True)
+    )
+
+
+def time_needed(host: Host) -> timedelta:
+    """The longest a drain and wait may take for this host (a lease bound): each manager's
+    drain timeout and a few calls."""
+    seconds = sum(m.drain_timeout_seconds + 4 * m.call_timeout_seconds for m in managers_for(host))
+    return timedelta(seconds=seconds)

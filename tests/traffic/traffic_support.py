@@ -91,15 +91,25 @@ def get(address: str, port: int, path: str = "/", timeout: float = 10.0) -> tupl
 class Front:
     """A real HAProxy on the lab's own /24 in front of one group's HTTP services."""
 
-    def __init__(self, lab: Lab, group: str, runtime_api: str | None = None) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        group: str,
+        runtime_api: str | None = None,
+        hosts: list[str] | None = None,
+    ) -> None:
+        """`hosts`: these lab hosts as the backend's servers, whatever their lab groups."""
         self.dir = Path(tempfile.mkdtemp(prefix="rb-hap-", dir="/tmp"))  # short socket path
         self.runtime_api = runtime_api or str(self.dir / "admin.sock")
         self.address = lab.base_address.rsplit(".", 1)[0] + ".250"
         self.port = SERVICE_PORT
         self.backend = group
-        config = haproxy.group_config(
-            lab, group, bind=f"{self.address}:{self.port}", runtime_api=self.runtime_api
-        )
+        bind = f"{self.address}:{self.port}"
+        if hosts is None:
+            config = haproxy.group_config(lab, group, bind=bind, runtime_api=self.runtime_api)
+        else:
+            servers = [(name, lab.hosts[name].address, SERVICE_PORT) for name in hosts]
+            config = haproxy.config(servers, bind=bind, runtime_api=self.runtime_api, backend=group)
         self.config_path = self.dir / "haproxy.cfg"
         self.config_path.write_text(config)
         self.process = haproxy.HAProxy(self.config_path, self.runtime_api).start()
@@ -143,3 +153,42 @@ class Front:
     def stop(self) -> None:
         self.process.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Load:
+    """A bounded load generator: `clients` threads sending requests through a front, one after
+    another, until stopped or `limit` requests were sent in all. Failures keep what went wrong."""
+
+    def __init__(self, front: Front, clients: int = 8, path: str = "/delay/0.5", limit=50_000):
+        self.front, self.path, self.limit = front, path, limit
+        self.sent = 0
+        self.failures: list[tuple[float, str]] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def _client(self) -> None:
+        while not self.stopping.is_set():
+            with self.lock:
+                if self.sent >= self.limit:
+                    return
+                self.sent += 1
+            try:
+                status, _host = get(self.front.address, self.front.port, self.path)
+                problem = "" if status == 200 else f"HTTP {status}"
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                with self.lock:
+                    self.failures.append((time.time(), problem))
+
+    def start(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self) -> Load:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+        return self
