@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from core.models import Event
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
+from reboots import service
 from reboots.models import RebootAttempt, Rollout, Wave
 
 FINDING_STATES = ("open", "acknowledged", "resolved")
@@ -263,7 +264,8 @@ class RolloutSerializer(serializers.ModelSerializer):
     needs_attention = serializers.BooleanField(
         read_only=True,
         help_text="Waiting for an operator: a wave to approve, a stalled wave (a failed, held "
-        "or down host keeps the next host from starting), or paused on its failure budget.",
+        "or down host keeps the next host from starting), or paused on its failure or service "
+        "budget.",
     )
     hosts_skipped = serializers.IntegerField(
         read_only=True, help_text="Hosts skipped without having failed (cordoned, aborted, …)."
@@ -297,9 +299,90 @@ class RolloutSerializer(serializers.ModelSerializer):
         ]
 
 
+class ServiceAvailabilitySerializer(serializers.Serializer):
+    """One service check's figures during a rollout (reboots/service.py)."""
+
+    check = serializers.CharField(help_text="The check's name.")
+    group = serializers.CharField(help_text="The redundancy group it watches.")
+    kind = serializers.CharField(help_text="http or tcp.")
+    target = serializers.CharField(help_text="What it probes, without credentials or query.")
+    since = serializers.DateTimeField(help_text="The rollout's start.")
+    until = serializers.DateTimeField(help_text="The rollout's end, or now while it runs.")
+    probes = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    availability_pct = serializers.FloatField(allow_null=True, help_text="Null: no probes.")
+    p50_ms = serializers.FloatField(allow_null=True, help_text="Of the answered probes.")
+    p95_ms = serializers.FloatField(allow_null=True, help_text="Of the answered probes.")
+    longest_failing_streak = serializers.IntegerField(help_text="Consecutive failed probes.")
+    last_error = serializers.CharField(allow_blank=True)
+
+
+def _service_rows(proof: service.Proof | None) -> list[dict]:
+    if proof is None:
+        return []
+    return [
+        {
+            "check": row.check.name,
+            "group": row.check.group.name,
+            "kind": row.check.kind,
+            "target": row.check.target,
+            "since": proof.since,
+            "until": proof.until,
+            "probes": row.figures.probes,
+            "failed": row.figures.failures,
+            "availability_pct": row.figures.availability_pct,
+            "p50_ms": row.figures.p50_ms,
+            "p95_ms": row.figures.p95_ms,
+            "longest_failing_streak": row.figures.longest_failing_streak,
+            "last_error": row.figures.last_error,
+        }
+        for row in proof.checks
+    ]
+
+
 class RolloutDetailSerializer(RolloutSerializer):
+    service_availability = serializers.SerializerMethodField(
+        help_text="Per service check of the rollout's groups, from its start until its end (or "
+        "now): empty before it starts or when its groups have no checks."
+    )
+    hosts_rebooted = serializers.SerializerMethodField(
+        help_text="Hosts a reboot was sent to (null before the rollout starts)."
+    )
+    most_hosts_down_at_once = serializers.SerializerMethodField(
+        help_text="The most hosts out of service (drained or rebooting, until verified) at the "
+        "same moment during the rollout (null before it starts)."
+    )
+
     class Meta(RolloutSerializer.Meta):
-        fields = [*RolloutSerializer.Meta.fields, "selection", "policy_snapshot"]
+        fields = [
+            *RolloutSerializer.Meta.fields,
+            "selection",
+            "policy_snapshot",
+            "hosts_rebooted",
+            "most_hosts_down_at_once",
+            "service_availability",
+        ]
+
+    def _proof(self, rollout: Rollout) -> service.Proof | None:
+        # Three fields, one computation (a fixed number of queries) per rollout.
+        cache = self.context.setdefault("service_proofs", {})
+        if rollout.pk not in cache:
+            cache[rollout.pk] = service.proof_of(rollout, timezone.now())
+        return cache[rollout.pk]
+
+    @extend_schema_field(ServiceAvailabilitySerializer(many=True))
+    def get_service_availability(self, rollout: Rollout) -> list[dict]:
+        return ServiceAvailabilitySerializer(_service_rows(self._proof(rollout)), many=True).data
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_hosts_rebooted(self, rollout: Rollout) -> int | None:
+        proof = self._proof(rollout)
+        return proof.hosts_rebooted if proof is not None else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_most_hosts_down_at_once(self, rollout: Rollout) -> int | None:
+        proof = self._proof(rollout)
+        return proof.most_down_at_once if proof is not None else None
 
 
 class WaveSerializer(serializers.ModelSerializer):

@@ -1,8 +1,9 @@
 """The `/metrics` families, read from the database with a fixed number of aggregate queries.
 
 Every scrape costs a fixed number of queries whatever the fleet size (about ten, plus about eight
-for the reboot debt and two per schedule): counts grouped in the database, never a loop over
-hosts, findings or attempts.
+for the reboot debt, two per schedule, and three plus two per recent rollout with service checks
+for the service during rollouts, metrics/service.py): counts grouped in the database, never a
+loop over hosts, findings or attempts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fleet import stats
 from fleet.limits import Limits
 from fleet.models import Audit, Finding, Host
 from metrics.debt import debt_families
+from metrics.service import service_families
 from reboots.models import EngineState, RebootAttempt, Rollout
 
 PREFIX = "rebootable_"
@@ -195,3 +197,4 @@ class FleetCollector(Collector):
         yield from audit_families(now)
         yield from engine_families(now)
         yield from debt_families(now, limits)
+        yield from service_families(now)

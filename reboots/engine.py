@@ -13,7 +13,9 @@ What it decides:
   long enough for a boot timeout and the outside gates open; it soaks, then the next one opens;
 - a host starts only with its redundancy groups locked (row locks on PostgreSQL; SQLite's
   IMMEDIATE transactions serialise writers), after counting who is down across all rollouts;
-- a rollout past its failure budget pauses itself; one whose hosts all finished completes;
+- a host of a group with service checks starts only while every one of them passed its latest
+  probe, and recently (traffic/health.py); a rollout past its failure budget, or past its
+  service budget (reboots/service.py), pauses itself; one whose hosts all finished completes;
 - pre-flight or verification that lost its worker too often fails; once an attempt is
   `rebooting`, nothing sends a reboot again: polling compares boot_ids.
 """
@@ -31,7 +33,7 @@ from django.db.models import Q
 from core import clock
 from fleet.findings import blocking_findings, blocking_q, open_findings
 from fleet.models import RedundancyGroup
-from reboots import availability, notify, ports, stall, transitions, windows
+from reboots import availability, notify, ports, service, stall, transitions, windows
 from reboots.leases import (
     MAX_DISPATCHES,
     POLL_LEASE,
@@ -43,6 +45,7 @@ from reboots.leases import (
 )
 from reboots.models import ApprovalMode, EngineState, Notification, RebootAttempt, Rollout, Wave
 from reboots.snapshot import Policy
+from traffic import health
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ def advance(rollout_id: int, now: datetime, *, fleet_paused: bool = False) -> li
     if rollout is None:
         return []
     policy = Policy.of(rollout)
-    if _over_budget(rollout, policy, now):
+    if _over_budget(rollout, policy, now) or _over_service_budget(rollout, policy, now):
         return []
     _release_held(rollout, now)
 
@@ -136,7 +139,8 @@ def _say_if_stalled(rollout: Rollout, wave: Wave) -> None:
     open_attempts = list(
         wave.attempts.filter(state__in=RebootAttempt.OPEN_STATES)
         .select_related("host")
-        .only("state", "waiting_reason", "held_findings", "host__name")
+        # The wave's id too: the related manager reads it off each row (else a query per host).
+        .only("wave", "state", "waiting_reason", "waiting_kind", "held_findings", "host__name")
         .order_by("position")
     )
     if any(a.state in RebootAttempt.IN_FLIGHT_STATES for a in open_attempts):
@@ -162,6 +166,14 @@ def _over_budget(rollout: Rollout, policy: Policy, now: datetime) -> bool:
         f"{policy.failure_budget}. {names}"
     )
     transitions.pause_rollout(rollout, None, reason, kind=Rollout.PauseKind.BUDGET, now=now)
+    return True
+
+
+def _over_service_budget(rollout: Rollout, policy: Policy, now: datetime) -> bool:
+    reason = service.over_budget(rollout, policy, now)
+    if not reason:
+        return False
+    transitions.pause_rollout(rollout, None, reason, kind=Rollout.PauseKind.SERVICE, now=now)
     return True
 
 
@@ -255,10 +267,19 @@ def _start_hosts(rollout, policy, attempts, now, fleet_paused) -> list[Work]:
         .values_list("host_id", flat=True)
     )
     full: dict[int, str] = {}  # groups found full in this tick: their hosts just wait
+    # Groups whose service checks hold their hosts now: one read for every host of the tick.
+    services = health.holding({g.pk for a in attempts for g in a.host.groups.all()}, now)
     for attempt in attempts:
         attempt.rollout = rollout  # the gates port reads it: no query per host
         item = start_host(
-            rollout, policy, attempt, now, fleet_paused=fleet_paused, held=held, full=full
+            rollout,
+            policy,
+            attempt,
+            now,
+            fleet_paused=fleet_paused,
+            held=held,
+            full=full,
+            services=services,
         )
         if item is not None:
             work.append(item)
@@ -274,10 +295,12 @@ def start_host(
     fleet_paused: bool,
     held: set[int],
     full: dict[int, str],
+    services: dict[int, str] | None = None,
 ) -> Work | None:
     """pending → held / skipped / preflight, or leave it pending with a waiting reason.
 
-    `held`: the hosts with a blocking finding; `full`: groups already found full this tick.
+    `held`: the hosts with a blocking finding; `full`: groups already found full this tick;
+    `services`: groups whose service checks hold their hosts now (traffic.health.holding).
     """
     host = attempt.host
     if not host.enabled:
@@ -308,6 +331,12 @@ def start_host(
     known_full = next((full[g.pk] for g in host.groups.all() if g.pk in full), None)
     if known_full and not host.is_down:
         transitions.wait_host(attempt, known_full, W.STALLED)
+        return None
+    # Taking a host down while its service fails (or is not measured) risks the service; a
+    # host already down takes nothing more away, as with the group limit.
+    service_hold = next((services[g.pk] for g in host.groups.all() if g.pk in (services or {})), "")
+    if service_hold and not host.is_down:
+        transitions.wait_host(attempt, service_hold, W.GATE)
         return None
     # Read before the group lock is taken: the lock is held only for counting and claiming.
     gate = ports.gates().before_host(attempt, now)

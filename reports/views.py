@@ -1,4 +1,5 @@
-"""/reports/: compliance over time, uptime and live-patch age, rollouts per week; printable."""
+"""/reports/: compliance over time beside service availability over time, uptime and live-patch
+age, rollouts per week; printable."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from core.views import viewer_required
-from reports import charts, compliance
+from reports import charts, compliance, service
 
 WEEK_CHOICES = [(4, "4 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
 DEFAULT_WEEKS = 12
@@ -91,6 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
             for b in livepatch.buckets
         ],
         **_compliance_context(now, weeks),
+        "service_rows": service.service_over_time(now, weeks),
         **_rollouts_context(now, weeks),
     }
     return render(request, "reports/index.html", context)

@@ -2,7 +2,9 @@
 
 The live part is a partial of the page (`detail.html#rollout-live`); it is polled every 2 s while
 the rollout is running or paused and answered with 286 (stop polling) once it has ended. It
-costs a fixed number of queries whatever the number of hosts.
+costs a fixed number of queries whatever the number of hosts. Its service panel is the proof
+(reboots/service.py): each service check's figures during the rollout beside the hosts rebooted
+and the most hosts down at once.
 """
 
 from collections import Counter
@@ -17,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from core.views import htmx_target, render_page, stop_polling, viewer_required
-from reboots import windows
+from reboots import service, windows
 from reboots.models import RebootAttempt, Rollout, Wave
 from reboots.snapshot import Policy
 
@@ -175,6 +177,7 @@ def rollout_context(
         None,
     )
     events = rollout.events.order_by("-at", "-id")
+    checks = service.checks_of([rollout.pk])[rollout.pk]
     return {
         "rollout": rollout,
         "policy": policy,
@@ -184,6 +187,10 @@ def rollout_context(
         "soaking": soaking,
         "awaiting": [v.wave for v in waves if v.wave.state == Wave.State.AWAITING_APPROVAL],
         "failed_hosts": [a.host_label for a in attempts if a.state == A.FAILED],
+        "service_checks": checks,
+        # Per check during the rollout, hosts rebooted, most down at once (reboots/service.py).
+        "service": service.proof_of(rollout, now, attempts, checks=checks),
+        "service_min_probes": service.MIN_PROBES,
         "events": list(events[:EVENTS_SHOWN]),
         "events_total": events.count(),
         "polling": rollout.is_active,

@@ -95,7 +95,8 @@ class Sampler:
     def _run(self) -> None:
         try:
             while not self.stopping.is_set():
-                sampling.sample(self.window)
+                if not sampling.sample(self.window):
+                    time.sleep(0.05)  # the last run's claim lasts to its window's end
         finally:
             connection.close()
 
