@@ -6,16 +6,23 @@ has already been rebooted and verified and whose next wave waits for an operator
 the policies the README's walkthrough names (`POLICIES`), one of them for planning their own.
 
 `prepare()` is idempotent: an unfinished demo rollout is reused (driven on to its approval gate if
-it stopped short of it); a new one is planned only when none is left.
+it stopped short of it); a new one is planned only when none is left. Its policies drain hosts
+through their group's traffic manager (the demo's HAProxy, lab/demo_front.py, when installed);
+while it drives the canary, before the demo's beat runs, it samples the service checks as beat
+does, since a group's hosts wait for a recent passing result (traffic/health.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from fleet.findings import blocking_findings
@@ -23,6 +30,10 @@ from fleet.models import Finding, Host
 from reboots import actions, selection
 from reboots.models import ApprovalMode, RebootAttempt, RebootPolicy, Rollout, Wave
 from reboots.runner import drive
+from traffic import sampling
+from traffic.models import ServiceCheck
+
+log = logging.getLogger(__name__)
 
 POLICY_NAME = "Demo: canary, then approval"
 # The README's step 5: a rollout on one redundancy group that pauses at its first failed host.
@@ -34,6 +45,7 @@ ROLLING_NAME = "Rolling reboot (demo)"
 MAX_HOSTS = 13  # a canary and three waves of four: waves go by within a minute
 MIN_HOSTS = 2  # a canary and at least one wave to approve
 DEMO_OPERATOR = "operator"  # the demo account `manage.py demo` creates
+SAMPLE_WINDOW = 2.0  # seconds per sampler run while the canary is driven here
 
 POLICY = {
     "description": "Short soak and boot timeout for the simulated fleet; approve after the canary.",
@@ -44,6 +56,7 @@ POLICY = {
     "settle_timeout_seconds": 60,
     "failure_budget": 1,
     "approval_mode": ApprovalMode.AFTER_CANARY,
+    "drain_hosts": True,
 }
 NO_FAILURES_POLICY = {
     "description": "One failed host pauses the rollout; no approval needed between waves.",
@@ -55,6 +68,7 @@ NO_FAILURES_POLICY = {
     "settle_timeout_seconds": 60,
     "failure_budget": 0,
     "approval_mode": ApprovalMode.NONE,
+    "drain_hosts": True,
 }
 # Every policy the demo creates, by name: the README's walkthrough names these and no other.
 POLICIES = {POLICY_NAME: POLICY, NO_FAILURES_POLICY_NAME: NO_FAILURES_POLICY}
@@ -131,6 +145,42 @@ def choose_hosts(limit: int = MAX_HOSTS) -> tuple[list[Host], Host | None]:
     return sorted(chosen, key=lambda h: h.name), kept
 
 
+def planned_hosts() -> list[Host]:
+    """The hosts of the demo rollout: the unfinished one's, else those `prepare` would plan."""
+    rollout = unfinished_demo_rollout()
+    if rollout is None:
+        return choose_hosts()[0]
+    return list(Host.objects.filter(reboot_attempts__rollout=rollout).distinct())
+
+
+@contextlib.contextmanager
+def sampling_meanwhile(window: float = SAMPLE_WINDOW) -> Iterator[None]:
+    """Run the service-check sampler (traffic/sampling.py) in a thread while the block runs."""
+    if not ServiceCheck.objects.exists():
+        yield
+        return
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stopping.is_set():
+                try:
+                    sampling.sample(window)
+                except Exception:  # one failed run (a locked SQLite) must not end the others
+                    log.exception("demo: a service-check sampler run failed")
+                    stopping.wait(1.0)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="demo-sampler", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        thread.join(timeout=window + 30)
+
+
 def reached_approval(rollout: Rollout) -> bool:
     """The canary is done and a later wave waits for approval (or the rollout stopped)."""
     rollout.refresh_from_db()
@@ -179,7 +229,8 @@ def prepare(
         actions.start_rollout(rollout, None)
     if rollout.state == Rollout.State.RUNNING and not reached_approval(rollout):
         say("Rebooting the canary and verifying it…")
-        rollout = drive(rollout, interval=interval, timeout=timeout, stop=reached_approval)
+        with sampling_meanwhile():
+            rollout = drive(rollout, interval=interval, timeout=timeout, stop=reached_approval)
     rollout.refresh_from_db()
     story = Story(
         rollout=rollout,

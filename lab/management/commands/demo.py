@@ -3,6 +3,11 @@
 Migrates, creates one user per role (printing their passwords), starts a simulated fleet and
 registers it, audits it, prepares a rollout whose canary has passed (`demo_story`), then runs the
 web server, a Celery worker and beat until Ctrl-C.
+
+With Debian's `haproxy` installed, the lab's hosts also serve HTTP and a real HAProxy on loopback
+fronts the web group the demo rollout reboots most (lab/demo_front.py): the group drains through
+it, and a service check watches its front door. HAProxy is one more supervised child: it stops
+with the demo. Without it the demo runs as before and says how to add it.
 """
 
 import contextlib
@@ -16,7 +21,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 
+from lab import demo_front, demo_story, haproxy
 from lab.demo_users import ensure_demo_users
+from lab.store import LabError
 
 
 class Command(BaseCommand):
@@ -24,8 +31,9 @@ class Command(BaseCommand):
         "Run Rebootable on one machine on the embedded defaults (SQLite, a filesystem broker): "
         "migrate, create one user per role and print their passwords, start a simulated fleet "
         "of SSH hosts on loopback, audit it, prepare a rollout whose canary has passed, then run "
-        "the web server, a Celery worker and beat until Ctrl-C. State and logs (demo-*.log) stay "
-        "in REBOOTABLE_VAR_DIR (default ./var)."
+        "the web server, a Celery worker and beat until Ctrl-C. With haproxy installed, a web "
+        "group sits behind a real HAProxy on loopback and rollouts drain through it. State and "
+        "logs (demo-*.log) stay in REBOOTABLE_VAR_DIR (default ./var)."
     )
 
     def add_arguments(self, parser):
@@ -92,21 +100,26 @@ class Command(BaseCommand):
 
         if not options["no_lab"]:
             self.env["SSH_KEY_FILE"] = str(state_dir / "client_ed25519")
+            exe = haproxy.binary()
+            # The hosts serve HTTP only for a load balancer to front.
+            service = ["--service-port", str(demo_front.SERVICE_PORT)] if exe else []
             self.stdout.write(f"Starting a simulated fleet of {options['hosts']} hosts…")
             lab = self._start(
                 "lab",
                 [*manage, "lab", "serve", "--hosts", str(options["hosts"]),
                  "--seed", str(options["seed"]), "--register", "--state-dir", str(state_dir),
-                 "--time-scale", str(options["time_scale"])],
+                 "--time-scale", str(options["time_scale"]), *service],
             )  # fmt: skip
             self._wait_for(state_dir / "client_ed25519", lab)
             self._run([*manage, "audit", "--all"], quiet=True)
+            self._start_front(exe, var)
             if self._run([*manage, "demo_story"]) != 0:
                 # The walkthrough's scene is missing: say so instead of serving a broken demo.
                 raise CommandError(
                     "the demo scene could not be prepared (see the error above); stopping"
                 )
-        self._start("worker", [*celery, "worker", "--pool", "threads", "--concurrency", "4"])
+        # A wave's four hosts, the tick, and the service-check sampler (one run at a time).
+        self._start("worker", [*celery, "worker", "--pool", "threads", "--concurrency", "6"])
         self._start("beat", [*celery, "beat", "--schedule", str(var / "celerybeat-schedule")])
         self._start(
             "web",
@@ -120,6 +133,52 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<9} login: {username:<9} password: {password}")
         self.stdout.write(f"Logs: {var}/demo-*.log — press Ctrl-C to stop.\n")
         self._supervise()
+
+    def _start_front(self, exe: str | None, var: Path) -> None:
+        """HAProxy in front of a web group, and the group pointed at it; or one line on how."""
+        folder = var / "haproxy"
+        if exe is None:
+            demo_front.withdraw(folder)
+            self.stdout.write(demo_front.NOT_INSTALLED)
+            return
+        group = demo_front.fronted_group(folder) or demo_front.choose_group(
+            demo_story.planned_hosts()
+        )
+        if group is None:
+            demo_front.withdraw(folder)
+            self.stdout.write("The fleet has no web group: the demo runs without HAProxy.")
+            return
+        front = demo_front.Front(group=group, folder=folder)
+        try:
+            demo_front.write_config(front)
+            demo_front.check_config(exe, front)
+        except LabError as exc:
+            demo_front.withdraw(folder)
+            self.stderr.write(f"The demo runs without HAProxy: {exc}")
+            return
+        process = self._start("haproxy", [exe, "-db", "-f", str(front.config_path)])
+        if not demo_front.wait_ready(front, process):
+            self.processes.remove(("haproxy", process))
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+            demo_front.withdraw(folder)
+            self.stderr.write(
+                f"HAProxy did not serve {front.url} (see {var}/demo-haproxy.log); "
+                "the demo runs without it."
+            )
+            return
+        kept_out = demo_front.register(front)
+        self.env["OUTBOUND_ALLOWED_NETWORKS"] = demo_front.outbound_networks(
+            self.env.get("OUTBOUND_ALLOWED_NETWORKS", ""), front
+        )
+        self.stdout.write(
+            f"HAProxy fronts {group} at {front.url} — rollouts drain its hosts through "
+            f"HAProxy's runtime API ({front.runtime_api}), and a service check watches it."
+        )
+        if kept_out:
+            self.stdout.write(
+                f"  Still drained, as Rebootable's record says: {', '.join(kept_out)}."
+            )
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(Path(settings.VAR_DIR) / f"demo-{name}.log", "ab")  # noqa: SIM115
