@@ -13,14 +13,14 @@ import pytest
 from django.urls import reverse
 
 from core.models import Event
-from fleet.models import Host, RedundancyGroup
+from fleet.models import Host
 from lab import haproxy
 from reboots import actions
 from reboots.availability import unavailable_hosts
 from reboots.models import RebootAttempt, Rollout
 from reboots.runner import drive
-from tests.traffic.traffic_support import SERVICE_PORT, Front
-from traffic.models import DrainRecord, TrafficManager
+from tests.traffic.traffic_support import SERVICE_PORT, behind_haproxy
+from traffic.models import DrainRecord
 
 pytestmark = [
     pytest.mark.lab,
@@ -46,21 +46,7 @@ def shop(lab_fleet):
     if haproxy.binary() is None:
         pytest.skip("needs Debian's haproxy (apt-get install haproxy)")
     lab = lab_fleet(2, time_scale=0.05, service_port=SERVICE_PORT)
-    names = sorted(lab.hosts)
-    group = RedundancyGroup.objects.create(name=GROUP, max_unavailable="1")
-    for host in Host.objects.all():
-        host.groups.set([group])
-    front = Front(lab, GROUP, hosts=names)
-    front.wait_up(names)
-    manager = TrafficManager.objects.create(
-        group=group,
-        kind=TrafficManager.Kind.HAPROXY,
-        haproxy_runtime_api=front.runtime_api,
-        haproxy_backend=GROUP,
-        poll_seconds=0.1,
-        drain_timeout_seconds=30,
-        call_timeout_seconds=2,
-    )
+    front, manager, names = behind_haproxy(lab, GROUP, max_unavailable="1")
     yield lab, front, names, manager
     front.stop()
 

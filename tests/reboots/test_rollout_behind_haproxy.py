@@ -22,9 +22,9 @@ from fleet.models import Host, RedundancyGroup
 from lab import haproxy
 from reboots.models import RebootAttempt, Rollout
 from reboots.runner import drive
-from tests.traffic.traffic_support import SERVICE_PORT, Front, Load
+from tests.traffic.traffic_support import SERVICE_PORT, Load, behind_haproxy
 from traffic import availability, sampling
-from traffic.models import DrainRecord, ServiceCheck, TrafficManager
+from traffic.models import DrainRecord, ServiceCheck
 
 pytestmark = [
     pytest.mark.lab,
@@ -55,21 +55,8 @@ def shop(lab_fleet, settings):
         pytest.skip("needs Debian's haproxy (apt-get install haproxy)")
     settings.OUTBOUND_ALLOW_PRIVATE = True  # the checks probe a loopback front door
     lab = lab_fleet(HOSTS, time_scale=0.05, service_port=SERVICE_PORT)
-    names = sorted(lab.hosts)
-    group = RedundancyGroup.objects.create(name=GROUP, max_unavailable="2")
-    for host in Host.objects.all():
-        host.groups.set([group])
-    front = Front(lab, GROUP, hosts=names)
-    front.wait_up(names)
-    TrafficManager.objects.create(
-        group=group,
-        kind=TrafficManager.Kind.HAPROXY,
-        haproxy_runtime_api=front.runtime_api,
-        haproxy_backend=GROUP,
-        poll_seconds=0.1,
-        drain_timeout_seconds=30,
-        call_timeout_seconds=2,
-    )
+    front, _manager, names = behind_haproxy(lab, GROUP, max_unavailable="2")
+    group = RedundancyGroup.objects.get(name=GROUP)
     for n in range(1, CHECKS + 1):
         check = ServiceCheck(
             group=group,

@@ -192,3 +192,29 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=15)
         return self
+
+
+def behind_haproxy(lab: Lab, group_name: str, max_unavailable: str):
+    """Every registered lab host in one group, behind a real HAProxy that drains them.
+
+    Returns (front, manager, server names); the caller stops the front.
+    """
+    from fleet.models import Host, RedundancyGroup
+    from traffic.models import TrafficManager
+
+    names = sorted(lab.hosts)
+    group = RedundancyGroup.objects.create(name=group_name, max_unavailable=max_unavailable)
+    for host in Host.objects.all():
+        host.groups.set([group])
+    front = Front(lab, group_name, hosts=names)
+    front.wait_up(names)
+    manager = TrafficManager.objects.create(
+        group=group,
+        kind=TrafficManager.Kind.HAPROXY,
+        haproxy_runtime_api=front.runtime_api,
+        haproxy_backend=group_name,
+        poll_seconds=0.1,
+        drain_timeout_seconds=30,
+        call_timeout_seconds=2,
+    )
+    return front, manager, names
