@@ -60,14 +60,22 @@ def policy_for(make_policy, **fields):
 def test_a_host_failing_verification_stays_drained_until_an_operator_puts_it_back(
     shop, make_policy, make_rollout, operator, operator_client, django_assert_max_num_queries
 ):
-    lab, front, names, _manager = shop
-    name = names[0]
-    host = Host.objects.get(name=name)
+    lab, front, _names, _manager = shop
     failing = {"name": "smoke", "command": "exit 3", "where": "controller", "timeout": 5}
-    rollout = make_rollout([host], policy_for(make_policy, health_commands=[failing]))
-    rollout = drive(rollout, interval=0.05, timeout=60)
+    # Two hosts: the canary fails and the second keeps the rollout open (paused on its budget),
+    # so the failed host can be retried below; a one-host rollout may simply end.
+    hosts = list(Host.objects.order_by("name"))
+    rollout = make_rollout(hosts, policy_for(make_policy, health_commands=[failing]))
+    rollout = drive(
+        rollout,
+        interval=0.05,
+        timeout=60,
+        stop=lambda r: Rollout.objects.get(pk=r.pk).state == Rollout.State.PAUSED,
+    )
 
-    attempt = rollout.attempts.get()
+    attempt = rollout.attempts.exclude(state=A.PENDING).get()
+    host = attempt.host
+    name = host.name
     assert attempt.state == A.FAILED, attempt.log
     assert "health command failed" in attempt.failure_reason
     assert "it stays drained in shop until a verified reboot or an operator puts it back" in (
