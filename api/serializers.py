@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import Event
+from fleet import basis
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
 from reboots import service
 from reboots.models import RebootAttempt, Rollout, Wave
@@ -48,6 +50,58 @@ def days(span: timedelta | None) -> float | None:
     return None if span is None else round(span.total_seconds() / 86400, 2)
 
 
+# The facts the reboot answer rests on, read out of the facts document by the list query.
+REBOOT_BASIS_PATHS = basis.paths(basis.REBOOT)
+
+
+def reboot_basis_annotations() -> dict[str, KeyTransform]:
+    """Annotations for a host queryset that carry `reboot_facts` without loading the facts."""
+    found = {}
+    for i, keys in enumerate(REBOOT_BASIS_PATHS):
+        expression = "facts"
+        for key in keys:
+            expression = KeyTransform(key, expression)
+        found[f"reboot_basis_{i}"] = expression
+    return found
+
+
+def reboot_facts(host: Host) -> dict:
+    """What `fleet.basis.reboot` reads: the list query's annotations, else the facts."""
+    if not hasattr(host, "reboot_basis_0"):
+        return basis.with_reboot_required(host.facts or {}, host.reboot_required)
+    values = {keys: getattr(host, f"reboot_basis_{i}") for i, keys in enumerate(REBOOT_BASIS_PATHS)}
+    return basis.with_reboot_required(basis.from_paths(values), host.reboot_required)
+
+
+class TopicBasisSerializer(serializers.Serializer):
+    """The schema of one topic in a host's `basis`."""
+
+    known = serializers.BooleanField(help_text="The audit could judge this topic.")
+    answer = serializers.CharField(allow_null=True, help_text="The answer, when known.")
+    why = serializers.CharField(
+        allow_blank=True,
+        help_text="Unknown: why the product cannot know. Stale: why the answer is an earlier "
+        "audit's.",
+    )
+    stale = serializers.BooleanField(help_text="The answer is as of the last good audit.")
+    sources = serializers.ListField(
+        child=serializers.CharField(), help_text="What the answer rests on, where sources vote."
+    )
+    text = serializers.CharField(help_text='The answer in words, or "unknown — <why>".')
+
+
+class BasisSerializer(serializers.Serializer):
+    """The schema of a host's `basis`: one entry per topic of the host page."""
+
+    services = TopicBasisSerializer(help_text="Running services that will not come back.")
+    failed_units = TopicBasisSerializer()
+    sysctl = TopicBasisSerializer(help_text="Running sysctl values against the persisted ones.")
+    mounts = TopicBasisSerializer(help_text="/etc/fstab against the mounts.")
+    reboot = TopicBasisSerializer(help_text="Whether a reboot is required.")
+    kernel_files = TopicBasisSerializer(help_text="The running and newest kernels' files.")
+    livepatch = TopicBasisSerializer()
+
+
 class GroupSerializer(serializers.ModelSerializer):
     host_count = serializers.IntegerField(read_only=True, help_text="Hosts in the group.")
 
@@ -76,6 +130,14 @@ class HostSerializer(serializers.ModelSerializer):
     )
     reboot_reasons = serializers.SerializerMethodField(
         help_text="Why a reboot is required (kernel-update, reboot-required-file, needrestart, …)."
+    )
+    reboot_required_sources = serializers.SerializerMethodField(
+        help_text="The sources that answered whether a reboot is required, yes or no: what "
+        "reboot_required rests on (empty when it is null, unknown)."
+    )
+    reboot_required_basis = serializers.SerializerMethodField(
+        help_text='reboot_required in words with its basis: "yes — per …", "no — per …" or '
+        '"unknown — <why>".'
     )
     needs_reboot = serializers.BooleanField(
         source="needs_reboot_now",
@@ -133,6 +195,8 @@ class HostSerializer(serializers.ModelSerializer):
             "uptime_seconds",
             "reboot_required",
             "reboot_reasons",
+            "reboot_required_sources",
+            "reboot_required_basis",
             "needs_reboot",
             "over_uptime_policy",
             "kernel_pending",
@@ -164,6 +228,15 @@ class HostSerializer(serializers.ModelSerializer):
     def get_reboot_reasons(self, host: Host) -> list[str]:
         return list(host.reboot_reasons or [])
 
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reboot_required_sources(self, host: Host) -> list[str]:
+        sources = reboot_facts(host).get("reboot_required_sources")
+        return [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else []
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_reboot_required_basis(self, host: Host) -> str:
+        return basis.reboot(reboot_facts(host)).text
+
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_livepatched(self, host: Host) -> bool:
         return host.livepatch_state == "applied"
@@ -193,9 +266,20 @@ class HostDetailSerializer(HostSerializer):
     facts = serializers.JSONField(
         read_only=True, help_text="The normalised facts of the last audit (see DESIGN: probe v1)."
     )
+    basis = serializers.SerializerMethodField(
+        help_text="Per topic of the host page: known and the answer, or unknown and why."
+    )
 
     class Meta(HostSerializer.Meta):
-        fields = [*HostSerializer.Meta.fields, "facts"]
+        fields = [*HostSerializer.Meta.fields, "facts", "basis"]
+
+    @extend_schema_field(BasisSerializer)
+    def get_basis(self, host: Host) -> dict:
+        not_coming_back = host.findings.filter(
+            kind="service-not-enabled", resolved_at__isnull=True
+        ).count()
+        facts = basis.with_reboot_required(host.facts or {}, host.reboot_required)
+        return basis.as_json(facts, not_coming_back=not_coming_back)
 
 
 class FindingSerializer(serializers.ModelSerializer):

@@ -147,6 +147,7 @@ class HostViewSet(ReportingViewSet):
                 Value(limits.now) - F("last_verified_reboot_at"), output_field=DurationField()
             ),
             reboot_reasons=KeyTransform("reboot_reasons", "facts"),
+            **serializers.reboot_basis_annotations(),
             # CASE, not the bare condition: `reboot_required` may be NULL (unknown), and
             # NULL OR false is NULL in SQL.
             needs_reboot_now=Case(

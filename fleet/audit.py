@@ -7,7 +7,8 @@ gone). Two rules protect what we already know:
 - a finding resolves only when every section it depends on parsed cleanly in this audit, so a
   failed or partial audit never closes findings (`judge.Verdict.may_resolve`);
 - an unreachable host, or output that is not probe output, never replaces the host's facts,
-  and a fact whose sections failed this time keeps its previous value (listed in `stale`).
+  and a fact whose sections failed this time (`facts["section_verdicts"]`) keeps its previous
+  value (listed in `stale`, with the reason in `stale_why`).
 
 Findings and `needs_reboot` are judged here, once per host, against the host's uptime limit
 (`fleet/judge.py`, `fleet/limits.py`); the collector's threads only fetch and parse.
@@ -54,6 +55,28 @@ FACT_SECTIONS["reboot_required"] = (
     *FACT_SECTIONS["installed_kernels"],
 )
 FACT_SECTIONS["reboot_reasons"] = FACT_SECTIONS["reboot_required"]
+# Kept along with the answers they explain (fleet/basis.py reads them together).
+FACT_SECTIONS["reboot_required_sources"] = FACT_SECTIONS["reboot_required"]
+FACT_SECTIONS["kernel_source"] = (*FACT_SECTIONS["installed_kernels"], "boot-files")
+FACT_SECTIONS.update(
+    {
+        "uptime_seconds": ("uptime",),
+        "boot_free_mb": ("boot-df",),
+        "needrestart": ("needrestart",),
+        "unit_file_states": ("unit-files",),
+        "socket_activated": ("socket-units",),
+        "timer_activated": ("timer-units",),
+    }
+)
+# Facts any one of their sections can answer (a fallback chain, or a yes from any source):
+# a failed section keeps the previous value only when the others left it with none.
+ANY_SOURCE_FACTS = frozenset({"booted_at", "default_boot_kernel", "reboot_required"})
+# Facts that explain another: kept when it is kept, never on their own (no reasons is the
+# answer of a reboot_required of false, not a blank).
+FOLLOWING_FACTS = {
+    "reboot_reasons": "reboot_required",
+    "reboot_required_sources": "reboot_required",
+}
 HOST_FACT_FIELDS = [
     "facts",
     "os_id",
@@ -358,15 +381,27 @@ def _apply_facts(host: Host, facts: dict) -> None:
     previous = host.facts or {}
     merged = dict(facts)
     clean = set(facts.get("sections_ok") or ())
-    stale = []
+    failed = _failed_sections(facts)
+    stale, stale_why = [], {}
     for key, sections in FACT_SECTIONS.items():
-        if key not in previous or previous[key] in (None, [], {}, ""):
+        if key in FOLLOWING_FACTS or key not in previous or _blank(previous[key]):
             continue
-        if not any(s in clean for s in sections) and merged.get(key) in (None, [], {}, ""):
+        now = merged.get(key)
+        if key == "default_boot_kernel" and facts.get("default_boot_kernel_inferred"):
+            now = None  # "the newest, inferred" is no answer when a boot loader source failed
+        why = _stale_why(key, sections, now, clean, failed)
+        if why:
             merged[key] = previous[key]
             stale.append(key)
+            stale_why[key] = why
+    for key, leader in FOLLOWING_FACTS.items():
+        if leader in stale_why and key in previous:
+            merged[key] = previous[key]
+            stale.append(key)
+            stale_why[key] = stale_why[leader]
     if stale:
         merged["stale"] = stale
+        merged["stale_why"] = stale_why
     host.facts = merged
     os_info = merged.get("os") or {}
     livepatch = merged.get("livepatch") or {}
@@ -389,6 +424,35 @@ def _apply_facts(host: Host, facts: dict) -> None:
     # Provisional until judged: the limits read it (a needs-reboot schedule selects hosts that
     # need a reboot under the other limits), so the previous verdict must not feed itself.
     host.needs_reboot = host.reboot_required is True
+
+
+def _blank(value) -> bool:
+    return value in (None, [], {}, "")
+
+
+def _failed_sections(facts: dict) -> dict[str, str]:
+    """{section: why} of the sections that gave no usable answer in this output."""
+    verdicts = facts.get("section_verdicts") or {}
+    return {
+        name: str(verdict.get("why") or "failed")
+        for name, verdict in verdicts.items()
+        if isinstance(verdict, dict) and verdict.get("verdict") == "failed"
+    }
+
+
+def _stale_why(key: str, sections, now, clean: set[str], failed: dict[str, str]) -> str:
+    """Why the fact `key` keeps its previous value (its value now is `now`), or "" when not.
+
+    A fact needing all its sections is kept when any of them failed: units failing while
+    unit files parse would leave services with no running state, read as "none running". A
+    fact one source can answer (`ANY_SOURCE_FACTS`) is kept only if it has no value now.
+    """
+    broken = [name for name in sections if name in failed]
+    if broken and (key not in ANY_SOURCE_FACTS or _blank(now)):
+        return "; ".join(f"{name} failed: {failed[name]}" for name in broken)
+    if _blank(now) and not any(name in clean for name in sections):
+        return "none of its sections was read in this audit"
+    return ""
 
 
 def _judge(hosts: list[Host], now: datetime) -> dict[int, judge.Verdict]:

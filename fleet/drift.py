@@ -34,6 +34,7 @@ FINDING_KINDS: dict[str, tuple[str, bool]] = {
     "initrd-missing": (HIGH, True),
     "default-kernel-mismatch": (HIGH, True),
     "host-key-changed": (HIGH, True),
+    "unit-masked-or-runtime": (HIGH, True),
     "unit-failed": (MEDIUM, False),
     "running-kernel-missing": (MEDIUM, False),
     "livepatch-needs-reboot": (MEDIUM, False),
@@ -42,7 +43,6 @@ FINDING_KINDS: dict[str, tuple[str, bool]] = {
     "uptime-over-policy": (MEDIUM, False),
     "mount-not-in-fstab": (LOW, False),
     "sysctl-drift": (LOW, False),
-    "unit-masked-or-runtime": (LOW, False),
     "livepatched": (INFO, False),
     "needrestart-services": (INFO, False),
     "host-unreachable": (MEDIUM, False),
@@ -81,13 +81,19 @@ FINDING_SECTIONS: dict[str, tuple[str, ...]] = {
     "needrestart-services": ("needrestart",),
 }
 
-# Unit-file states where something other than `enable` starts the unit, or where boot-time
-# starting is not ours to judge: static units are pulled in by others, indirect ones via Also=,
-# generated ones come from generators at every boot, transient ones from whoever made them.
-STARTED_AT_BOOT = frozenset(
-    {"enabled", "enabled-runtime", "static", "indirect", "generated", "transient", "alias"}
-)
+# Unit-file states that bring the unit up at every boot, or where boot-time starting is not
+# ours to judge: static units are pulled in by others, indirect ones via Also=, generated ones
+# come from generators at every boot. Not "transient" (systemd-run: its unit file lives in
+# /run/systemd/transient and is gone after a reboot) nor "enabled-runtime" (its link is under
+# /run). Verification (reboots/verification.py) reads this same set.
+STARTED_AT_BOOT = frozenset({"enabled", "static", "indirect", "generated", "alias"})
+# Enablement, link or mask made with --runtime: under /run, which every boot starts empty.
 RUNTIME_ONLY = frozenset({"enabled-runtime", "linked-runtime", "masked-runtime"})
+TRANSIENT = "transient"
+# A service running now in one of these states does not exist, or is not started, after a
+# reboot: verification expects it gone. ("enabled-runtime" also shows for a link a generator
+# makes under /run at every boot; such a service comes back, and that is fine too.)
+GONE_AFTER_REBOOT = frozenset({TRANSIENT}) | (RUNTIME_ONLY - {"masked-runtime"})
 # Templates whose instances a generator starts at boot although the template is disabled
 # (systemd-getty-generator starts serial-getty@<console>.service on every boot).
 GENERATOR_TEMPLATES = frozenset({"serial-getty@.service", "container-getty@.service"})
@@ -113,6 +119,22 @@ def _activated_by_others(facts: Facts) -> set[str]:
     return services
 
 
+# Why a running service in a runtime-only, masked or linked state is not back after a reboot.
+_NOT_BACK = {
+    "enabled-runtime": "it is enabled only at runtime (its link is under /run, which a reboot "
+    "empties): it will not come back after a reboot, unless a generator makes that link at "
+    "every boot. Enable it for good (systemctl enable {name}) or acknowledge this.",
+    "linked-runtime": "its unit file is linked only under /run: after a reboot the unit will not "
+    "exist and will not come back. Install the unit file for good, or acknowledge this.",
+    "masked-runtime": "it is masked only until the next reboot, and the mask hides whether "
+    "anything enables it: it may not come back after a reboot. Check it, or acknowledge this.",
+    "masked": "it is masked: a reboot stops it and nothing can start it again, so it will not "
+    "come back. Unmask and enable it (systemctl unmask {name}), or stop it.",
+    "linked": "its unit file is only linked, not enabled: it will not come back after a reboot. "
+    "Enable it (systemctl enable {name}) or stop it.",
+}
+
+
 def _service_findings(facts: Facts) -> list[Finding]:
     systemd = facts.get("systemd") or {}
     services = systemd.get("services") or {}
@@ -128,13 +150,25 @@ def _service_findings(facts: Facts) -> list[Finding]:
             state = (facts.get("unit_file_states") or {}).get(template)
             if template in GENERATOR_TEMPLATES:
                 continue
-        if state in RUNTIME_ONLY or state in ("masked", "linked"):
+        if state == TRANSIENT:
+            # Its triggers (a systemd-run timer, path or socket) are transient too.
+            found.append(
+                _finding(
+                    "service-not-enabled",
+                    name,
+                    f"{name} is running now but it is transient (systemd-run): it will not "
+                    "exist after a reboot. Write a unit file and enable it if it must survive "
+                    "reboots; else stop it, or acknowledge this.",
+                )
+            )
+            continue
+        if state in _NOT_BACK:
+            why = _NOT_BACK[state].format(name=name)
             found.append(
                 _finding(
                     "unit-masked-or-runtime",
                     name,
-                    f"{name} is running but its unit file is {state}: "
-                    "the enablement does not survive a reboot (or the unit is masked).",
+                    f"{name} is running but its unit file is {state}: {why}",
                 )
             )
             continue
@@ -319,8 +353,9 @@ def findings_from_facts(
     """The drift findings the facts imply, sorted by severity, kind and subject, at most
     `per_kind` of a kind plus its summary.
 
-    Kinds that depend on a section cut at its size cap are left out: a cut list of unit
-    files or mounts would report as missing whatever fell past the cut.
+    Kinds that depend on a section that failed or was cut at its size cap are left out: a
+    unit-file list that `systemctl` could not print, or one cut short, would report every
+    running service as "not enabled".
     """
     findings = (
         _service_findings(facts)
@@ -330,12 +365,26 @@ def findings_from_facts(
         + _mount_findings(facts)
         + _sysctl_findings(facts)
     )
-    cut = set(facts.get("sections_cut") or ())
-    if cut:
-        findings = [f for f in findings if not cut & set(FINDING_SECTIONS.get(f["kind"], ()))]
+    unusable = unusable_sections(facts)
+    if unusable:
+        findings = [f for f in findings if not unusable & set(FINDING_SECTIONS.get(f["kind"], ()))]
     order = {HIGH: 0, MEDIUM: 1, LOW: 2, INFO: 3}
     ordered = sorted(findings, key=lambda f: (order[f["severity"]], f["kind"], f["subject"]))
     return cap_findings(ordered, per_kind)
+
+
+def unusable_sections(facts: Facts) -> set[str]:
+    """Sections whose answer this output does not give: failed (`section_verdicts`) or cut.
+
+    Absent is not failed: `kernels-rpm` is absent on every Debian host, and says nothing.
+    """
+    verdicts = facts.get("section_verdicts") or {}
+    failed = {
+        name
+        for name, verdict in verdicts.items()
+        if isinstance(verdict, dict) and verdict.get("verdict") == "failed"
+    }
+    return failed | set(facts.get("sections_cut") or ())
 
 
 def summary_finding(kind: str, hidden: int, per_kind: int, severity: str = "") -> Finding:

@@ -1,13 +1,20 @@
 """Normalised facts from one probe output (DESIGN.md "The probe protocol").
 
-`parse_probe(raw)` never raises: a section that cannot be parsed adds `{section, message}` to
-`errors` and the rest of the host is still described. Facts only: the findings DESIGN.md lists
-with them are judged apart, against the host's limits (`fleet/judge.py`). Extra keys beyond
-DESIGN.md's list:
+`parse_probe(raw)` never raises: a section that cannot be parsed, or that failed, adds
+`{section, message}` to `errors` and the rest of the host is still described. Facts only: the
+findings DESIGN.md lists with them are judged apart, against the host's limits
+(`fleet/judge.py`). Extra keys beyond DESIGN.md's list:
 
 - `probe_version`: the probe's own version, or null.
-- `sections_ok`: sections present in the output, whole and parsed without an error (the audit
-  closes a finding only when the sections it depends on are in this list).
+- `sections_ok`: sections present in the output, whole and parsed without an error, or whose
+  tool is missing (the audit closes a finding only when the sections it depends on are in
+  this list).
+- `section_verdicts`: `{section: {verdict, why}}` for every section of the probe but
+  `exit-codes`: "parsed", "empty" (it answered "nothing"), "failed" (it gave no usable answer:
+  a command that failed printed nothing, which is no empty answer) or "absent" (not in the
+  output, or its tool is missing); `parsers/verdicts.py` has the rules. A failed section is
+  not read into any fact and is never in `sections_ok`; finding kinds that depend on it are
+  neither raised nor resolved, and the audit keeps the facts it feeds from the last audit.
 - `incomplete`: "" when the output is one whole probe run, else why not
   (`parsers/completeness.py`); then its last section is suspect and not in `sections_ok`.
 - `sections_missing`: the probe's sections (`probe_script.SECTIONS`) the output does not hold
@@ -19,11 +26,19 @@ DESIGN.md's list:
 - `newest_kernel_has_initrd`, `booted_kernel_modules_present`: true/false/null checks of /boot
   and /lib/modules.
 - `needrestart`: `{kcur, kexp, ksta, services}` or null.
+- `reboot_required_sources`: the sources that answered whether a reboot is required, yes or no
+  ("reboot-required-file", "needrestart", "needs-restarting", "kernel-update", "livepatch"):
+  what a `reboot_required` of false rests on; none when it is null (unknown).
+- `kernel_source`: "packages" when kernel packages are listed, "platform" when the host holds no
+  kernel of its own (no kernel packages, no kernel in /boot, nothing but the running kernel's
+  modules: a hypervisor, container host or OS image supplies it), else null (unknown).
 - `unit_file_states`: every service unit file and its state (templates included).
+- `sysctl_runtime`: `{key: runtime value}` of the sysctl keys worth comparing across a reboot
+  (`fleet/sysctl_watch.py`: common tunables and the keys sysctl.d files set); empty when
+  `sysctl -a` was not read.
 - `socket_activated`, `timer_activated`: services started by sockets and timers.
-- `sections_cut`: sections longer than their cap in `SECTION_CAPS`, parsed only up to it. Each
-  is also an entry in `errors`; finding kinds that depend on a cut section are not raised from
-  it (a cut list would make "X is missing" findings up), nor resolved.
+- `sections_cut`: sections longer than their cap in `SECTION_CAPS`. Each is failed (a cut list
+  would make "X is missing" findings up) and an entry in `errors`.
 
 Every parser is linear in its input and every section has a size cap, so a hostile host costs
 the web worker that parses its push a bounded amount of CPU (`benchmarks/parse_hostile.py`).
@@ -38,13 +53,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from . import parsers
-from .parsers import ParseError, completeness
-from .probe_script import ROOT_SECTIONS, SECTIONS
+from . import parsers, sysctl_watch
+from .parsers import ParseError, completeness, verdicts
+from .probe_script import SECTIONS
 from .versions import Family, compare_kernels, sort_kernels
 
 MISSING_TOOL = 127
-SUDO_REFUSED = 126
+COMPLETE = completeness.COMPLETE_MARKER
 
 # Filesystem types that are never expected in fstab: kernel/API filesystems, memory-backed
 # mounts, container layers, snap squashfs images, FUSE portals and automount placeholders.
@@ -105,9 +120,10 @@ CONTAINER_FILE_MOUNTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.c
 NOT_WAITED_FOR = ("noauto", "nofail", "x-systemd.automount", "comment=systemd.automount")
 
 KIB = 1024
-# Characters of one section's text that are parsed; the rest is cut off and reported. Sized at
-# many times what the largest real hosts print (1,500 units, 5,000 mounts, sysctl -a with
-# hundreds of interfaces fit well inside), so only a broken or hostile host meets a cap.
+# Characters of one section's text that are read; a longer section is reported and not read
+# at all (its verdict is failed). Sized at many times what the largest real hosts print (1,500
+# units, 5,000 mounts, sysctl -a with hundreds of interfaces fit well inside), so only a
+# broken or hostile host meets a cap.
 SECTION_CAPS: dict[str, int] = {
     **dict.fromkeys(
         (
@@ -163,9 +179,9 @@ MAX_GLOB_LENGTH = 256
 
 
 def cap_section(name: str, text: str) -> tuple[str, str]:
-    """The part of a section that is parsed, and "" or why it was cut.
+    """The part of a section that is kept, and "" or why it was cut (then it is not read).
 
-    The cut falls at the last line break before the cap, so no half line is parsed.
+    The cut falls at the last line break before the cap, so no half line is kept.
     """
     cap = SECTION_CAPS.get(name, DEFAULT_SECTION_CAP)
     if len(text) <= cap:
@@ -173,8 +189,8 @@ def cap_section(name: str, text: str) -> tuple[str, str]:
     end = text.rfind("\n", 0, cap)
     kept = text[: end + 1] if end > 0 else text[:cap]
     why = (
-        f"{len(text):,} characters, over this section's cap of {cap:,}: only the first "
-        f"{len(kept):,} were read"
+        f"{len(text):,} characters, over this section's cap of {cap:,}: not read (a list cut "
+        "short would report what fell past the cut as missing)"
     )
     return kept, why
 
@@ -194,6 +210,7 @@ def _empty_facts() -> dict[str, Any]:
         "systemd": {"state": None, "services": {}, "failed": []},
         "mounts_drift": {"not_mounted": [], "not_in_fstab": []},
         "sysctl_drift": [],
+        "sysctl_runtime": {},
         "errors": [],
         "probe_version": None,
         "sections_ok": [],
@@ -204,17 +221,22 @@ def _empty_facts() -> dict[str, Any]:
         "newest_kernel_has_initrd": None,
         "booted_kernel_modules_present": None,
         "needrestart": None,
+        "reboot_required_sources": [],
+        "kernel_source": None,
         "unit_file_states": {},
         "socket_activated": [],
         "timer_activated": [],
         "sections_cut": [],
         "incomplete": "",
         "sections_missing": [],
+        "section_verdicts": {},
     }
 
 
 class _Probe:
-    """One probe output, parsed section by section with errors collected."""
+    """One probe output, parsed section by section, with a verdict per section
+    (`parsers/verdicts.py`) and errors collected. A failed section is not parsed into
+    `values`: nothing is read from it, so it cannot pass for an empty answer."""
 
     def __init__(self, raw: str) -> None:
         self.sections = parsers.split_sections(raw)
@@ -225,57 +247,88 @@ class _Probe:
         self.ok: list[str] = []
         self.codes: dict[str, int] = {}
         self.cut: list[str] = []
+        self.verdicts: dict[str, verdicts.Verdict] = {}
+        # Cut short (size cap, dropped connection) or mangled: the last section is suspect.
+        self.last_suspect = list(self.sections)[-1] if self.sections and self.incomplete else ""
         for name, text in self.sections.items():
             kept, why = cap_section(name, text)
             if why:
                 self.sections[name] = kept
                 self.cut.append(name)
-                self.errors.append({"section": name, "message": why})
-        if "exit-codes" in self.sections:
+                self.fail(name, why)
+        if COMPLETE in self.sections:
             try:
-                self.codes = parsers.parse_exit_codes(self.sections["exit-codes"])
+                self.codes = parsers.parse_exit_codes(self.sections[COMPLETE])
             except ParseError as exc:
-                self.errors.append({"section": "exit-codes", "message": str(exc)})
+                self.errors.append({"section": COMPLETE, "message": str(exc)})
+            else:
+                if COMPLETE not in self.cut:
+                    self.values[COMPLETE] = self.codes
+                    self.ok.append(COMPLETE)
+        systemd_state = verdicts.systemd_state_of(self.sections)
         for name, text in self.sections.items():
-            self._parse(name, text)
-        for name in self.cut:
-            if name in self.ok:
-                self.ok.remove(name)
-        self.last_suspect = ""
-        if self.sections and self.incomplete:
-            # Cut short (size cap, dropped connection) or mangled: the last section is suspect.
-            self.last_suspect = list(self.sections)[-1]
-            if completeness.COMPLETE_MARKER not in self.sections:
-                self.errors.append(
-                    {
-                        "section": completeness.COMPLETE_MARKER,
-                        "message": f"missing: the output ends inside or after "
-                        f"`{self.last_suspect}`",
-                    }
-                )
+            if name not in self.verdicts and name not in (COMPLETE, self.last_suspect):
+                self._parse(name, text, systemd_state)
+        if self.last_suspect not in ("", COMPLETE) and self.last_suspect not in self.verdicts:
+            self.fail(self.last_suspect, verdicts.cut_short(self.incomplete).why)
+        if self.last_suspect and COMPLETE not in self.sections:
+            self.errors.append(
+                {
+                    "section": COMPLETE,
+                    "message": f"missing: the output ends inside or after `{self.last_suspect}`",
+                }
+            )
 
-    def _parse(self, name: str, text: str) -> None:
+    def _parse(self, name: str, text: str, systemd_state: str) -> None:
         parser = parsers.PARSERS.get(name)
         if parser is None:
             return  # a section from a newer probe: kept by split_sections, not interpreted
-        if self.codes.get(name) == SUDO_REFUSED and name in ROOT_SECTIONS:
-            self.errors.append(
-                {
-                    "section": name,
-                    "message": "needs root and `sudo -n` was refused; install the sudoers file "
-                    "from the README",
-                }
-            )
+        status = self.codes.get(name)
+        settled = verdicts.by_status(name, text, status, systemd_state=systemd_state)
+        if settled is not None and settled.failed:
+            self.fail(name, settled.why)
             return
         try:
-            self.values[name] = parser(text)
+            value = parser(text)  # an absent or empty section too: its value is "nothing"
         except ParseError as exc:
-            self.errors.append({"section": name, "message": str(exc)})
+            self.fail(name, str(exc))
             return
         except Exception as exc:  # a parser bug must not cost the host its other facts
-            self.errors.append({"section": name, "message": f"internal parser error: {exc!r}"})
+            self.fail(name, f"internal parser error: {exc!r}")
             return
+        verdict = settled or verdicts.by_outcome(name, text, status, value)
+        if verdict.failed:
+            self.fail(name, verdict.why)
+            return
+        self.values[name] = value
+        self.verdicts[name] = verdict
         self.ok.append(name)
+
+    def fail(self, name: str, why: str, *, forget: bool = True) -> None:
+        """This section gave no usable answer: nothing is read from it (unless `forget` is
+        false: a fact judged from its value could not be), and `errors` says why."""
+        self.verdicts[name] = verdicts.failed(why)
+        self.errors.append({"section": name, "message": why})
+        if forget:
+            self.values.pop(name, None)
+        if name in self.ok:
+            self.ok.remove(name)
+
+    def failed(self, name: str) -> bool:
+        verdict = self.verdicts.get(name)
+        return verdict is not None and verdict.failed
+
+    def section_verdicts(self) -> dict[str, dict[str, str]]:
+        """A verdict for every section of the probe (`exit-codes` aside), in its order."""
+        found = {}
+        for name in SECTIONS:
+            if name == COMPLETE:
+                continue
+            verdict = self.verdicts.get(name) or verdicts.not_in_output(
+                self.incomplete, self.last_suspect
+            )
+            found[name] = verdict.as_dict()
+        return found
 
     def has(self, name: str) -> bool:
         return name in self.values
@@ -301,6 +354,11 @@ def parse_probe(raw: str, *, now: datetime | None = None) -> dict[str, Any]:
         facts["errors"] = [{"section": "probe", "message": f"internal error: {exc!r}"}]
         facts["incomplete"] = f"internal parser error: {exc!r}"
         facts["sections_missing"] = list(SECTIONS)
+        facts["section_verdicts"] = {
+            name: verdicts.failed("internal parser error").as_dict()
+            for name in SECTIONS
+            if name != COMPLETE
+        }
         return facts
 
 
@@ -321,12 +379,14 @@ def _parse_probe(raw: str, now: datetime | None) -> dict[str, Any]:
     _systemd(facts, probe)
     _mounts(facts, probe)
     _sysctl(facts, probe)
+    _sysctl_runtime(facts, probe)
 
-    # A section is whole and clean, or it is not: any error of its own (a cut, a refused sudo,
-    # fstab lines it cannot read, a boot time out of range) keeps it out.
+    # A section is whole and clean, or it is not: any error of its own (a failure, a cut, a
+    # refused sudo, fstab lines it cannot read, a boot time out of range) keeps it out.
     erred = {e["section"] for e in probe.errors}
     facts["errors"] = probe.errors
     facts["sections_ok"] = sorted(set(probe.ok) - erred - {probe.last_suspect})
+    facts["section_verdicts"] = probe.section_verdicts()
     facts["sections_cut"] = sorted(probe.cut)
     facts["incomplete"] = probe.incomplete
     whole = set(probe.sections) - {probe.last_suspect}
@@ -391,19 +451,43 @@ def _kernels(facts: dict[str, Any], probe: _Probe) -> None:
         facts["newest_kernel_has_initrd"] = newest in parsers.initrds_in_boot(boot_files)
     modules = probe.get("modules-dirs")
     booted = facts["booted_kernel"]
-    if modules and booted and installed:
+    facts["kernel_source"] = _kernel_source(probe, installed, booted)
+    # Only a package-managed kernel can lose its files: a platform kernel never had them here.
+    if modules and booted and facts["kernel_source"] == "packages":
         facts["booted_kernel_modules_present"] = booted in modules
+
+
+def _kernel_source(probe: _Probe, installed: list[str], booted: str | None) -> str | None:
+    """Where the running kernel comes from: "packages" when kernel packages are listed,
+    "platform" when nothing on the host holds a kernel (a hypervisor, container host or OS
+    image such as Flatcar's supplies it), else None."""
+    if installed:
+        return "packages"
+    listings = [name for name in ("kernels-dpkg", "kernels-rpm") if name in probe.sections]
+    # A package listing that ran and was not read could have held kernels: unknown.
+    if not listings or any(probe.answered(n) and not probe.has(n) for n in listings):
+        return None
+    if not (probe.has("boot-files") and probe.has("modules-dirs")):
+        return None
+    if parsers.kernels_in_boot(probe.values["boot-files"] or []):
+        return None  # a kernel image in /boot that no package owns: a hand-installed kernel
+    # An image-based OS ships the running kernel's modules in its read-only /usr; any other
+    # release under /lib/modules means kernels come and go on this host by other means.
+    if set(probe.values["modules-dirs"] or []) - {booted}:
+        return None
+    return "platform"
 
 
 def _livepatch(facts: dict[str, Any], probe: _Probe) -> None:
     canonical = probe.get("livepatch-canonical")
-    if (
-        canonical is None
-        and probe.answered("livepatch-canonical")
-        and probe.codes.get("livepatch-canonical", 0) != 0
-    ):
-        # Installed but `status` failed with its message on stderr: not enabled.
-        canonical = {"state": "disabled", "patches": []}
+    if canonical is None and probe.answered("livepatch-canonical"):
+        if probe.sections["livepatch-canonical"].strip():
+            # The client printed what no parser reads (its error says so): a client is
+            # there, in a state not known, never "no live-patch tool".
+            canonical = {"state": "unknown", "patches": []}
+        elif probe.codes.get("livepatch-canonical", 0) != 0:
+            # Installed but `status` failed with its message on stderr: not enabled.
+            canonical = {"state": "disabled", "patches": []}
     if canonical is not None:
         facts["livepatch"] = {
             "provider": "canonical-livepatch",
@@ -436,9 +520,10 @@ def _livepatch(facts: dict[str, Any], probe: _Probe) -> None:
 
 
 def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
+    # Each source that answered, yes or no: a "no" is only as good as the sources behind it.
     answers: dict[str, bool] = {}
     booted, newest = facts["booted_kernel"], facts["newest_installed_kernel"]
-    if booted and newest:
+    if booted and newest and facts["kernel_source"] == "packages":
         answers["kernel-update"] = compare_kernels(newest, booted, facts["package_family"]) > 0
     if probe.has("reboot-required"):
         flag = probe.values["reboot-required"] or probe.codes.get("reboot-required") == 0
@@ -460,6 +545,7 @@ def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
         answers["livepatch"] = True
     reasons = [name for name, says_yes in answers.items() if says_yes]
     facts["reboot_reasons"] = reasons
+    facts["reboot_required_sources"] = list(answers)
     facts["reboot_required"] = True if reasons else (False if answers else None)
 
 
@@ -507,9 +593,11 @@ def _mounts(facts: dict[str, Any], probe: _Probe) -> None:
     fstab = probe.values["fstab"]
     invalid = fstab["invalid_lines"]
     if invalid:
+        # The valid entries are still judged; the section is not clean, so nothing resolves.
         message = f"{len(invalid)} line(s) with fewer than 3 fields, e.g. {invalid[0][:60]!r}"
         probe.errors.append({"section": "fstab", "message": message})
         probe.ok.remove("fstab")
+        probe.verdicts["fstab"] = verdicts.Verdict(verdicts.PARSED, message)
     mounted = {_clean_path(m["file"]) for m in probe.values["mounts"]}
     in_fstab = set()
     not_mounted = []
@@ -579,6 +667,18 @@ def _glob_matches(
     return found
 
 
+def _sysctl_runtime(facts: dict[str, Any], probe: _Probe) -> None:
+    """The runtime values a reboot is compared with (the next boot's own are not knowable)."""
+    if not probe.has("sysctl-runtime"):
+        return
+    persisted: dict[str, dict[str, Any]] = probe.get("sysctl-persisted") or {}
+    named = [k for k, s in persisted.items() if not s["glob"] and s["value"] is not None]
+    drifting = [item["key"] for item in facts["sysctl_drift"]]
+    facts["sysctl_runtime"] = sysctl_watch.watched_values(
+        probe.values["sysctl-runtime"], [*named, *drifting]
+    )
+
+
 def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
     if not (probe.has("sysctl-persisted") and probe.has("sysctl-runtime")):
         return
@@ -592,15 +692,12 @@ def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
     globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
     matched = _glob_matches(globs, runtime)
     if matched is None:
-        probe.errors.append(
-            {
-                "section": "sysctl-persisted",
-                "message": "too many or too long glob assignments to apply: sysctl drift "
-                "not computed",
-            }
+        # Its values are read, but the drift they imply is not known: no "no drift" either.
+        probe.fail(
+            "sysctl-persisted",
+            "too many or too long glob assignments to apply: sysctl drift not computed",
+            forget=False,
         )
-        if "sysctl-persisted" in probe.ok:
-            probe.ok.remove("sysctl-persisted")
         return
     for runtime_key, value in matched:
         if runtime_key not in shielded:

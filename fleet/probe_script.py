@@ -154,8 +154,9 @@ echo '@@rebootable:livepatch-canonical@@'
 if _rb_have canonical-livepatch; then
   _rb_out=$(canonical-livepatch status --format json); _rb_st=$?
   if [ $_rb_st -ne 0 ] || [ -z "$_rb_out" ]; then
-    # Old clients have no --format; a disabled client fails both ways (text on stderr).
-    _rb_out=$(canonical-livepatch status); _rb_st=$?
+    # Old clients have no --format; a disabled or refusing client fails both ways and says why
+    # on stderr ("Machine is not enabled", "…is not eligible for livepatch updates"): keep it.
+    _rb_out=$(canonical-livepatch status 2>&1); _rb_st=$?
   fi
 else
   _rb_out=""; _rb_st=127

@@ -23,4 +23,13 @@ SERVICE_FAULTS = {
     "service-fails": "the service answers 500 (at once, and after every boot)",
     "slow-start": "after each boot the service's first answers are slow",
 }
-FAULTS = {**BOOT_FAULTS, **CONNECTION_FAULTS, **SERVICE_FAULTS}
+# Act at once, on what the probe prints (lab.probe): single sections fail as on real hosts.
+PROBE_FAULTS = {
+    "unit-files-times-out": "`systemctl list-unit-files` fails (a D-Bus timeout): exit 1, "
+    "nothing on stdout",
+    "units-times-out": "`systemctl list-units` fails (a D-Bus timeout): exit 1, nothing on stdout",
+    "sudo-refused": "`sudo -n` refuses the probe's root commands: those sections exit 126",
+    "probe-truncated": "the probe output stops in the middle of the units section, with no "
+    "exit-codes (a dropped connection)",
+}
+FAULTS = {**BOOT_FAULTS, **CONNECTION_FAULTS, **SERVICE_FAULTS, **PROBE_FAULTS}

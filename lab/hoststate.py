@@ -13,6 +13,7 @@ from typing import Any
 UP = "up"
 DOWN = "down"  # rebooting: the port refuses connections until the boot completes
 EMERGENCY = "emergency"  # the boot stopped in emergency mode (a broken fstab entry)
+TRANSIENT = "transient"  # unit-file state of a systemd-run unit: /run/systemd/transient
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Unit:
             return True
         if self.kind not in ("run", "exit"):
             return False
-        return self.file_state in ("enabled", "enabled-runtime", "static", "indirect", "generated")
+        # Not enabled-runtime nor transient: what made them lives in /run, empty at every boot.
+        return self.file_state in ("enabled", "static", "indirect", "generated")
 
     def boot(self) -> None:
         """Settle as systemd leaves the unit once the boot finished."""
@@ -122,6 +124,12 @@ class HostState:
     @property
     def failed_units(self) -> list[str]:
         return sorted(u.name for u in self.units.values() if u.active == "failed")
+
+    def boot_units(self) -> None:
+        """Bring the units up as a boot does: transient units (systemd-run) no longer exist."""
+        self.units = {n: u for n, u in self.units.items() if u.file_state != TRANSIENT}
+        for unit in self.units.values():
+            unit.boot()
 
     def running_services(self) -> list[str]:
         return sorted(u.name for u in self.units.values() if u.active == "active")

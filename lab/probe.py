@@ -130,7 +130,7 @@ _NOT_LINKS = {"/vmlinuz", "/boot/vmlinuz"}  # readlink -f of a missing path echo
 def render_probe(state: HostState, script: str, now: float | None = None) -> str:
     """The probe's output. A script built on the shipped probe's `_rb_end` helper gets the
     shipped script's shaping (see _as_captured); any other script gets each command's raw
-    output, as the section table of DESIGN.md lists it."""
+    output, as the section table of DESIGN.md lists it. Probe faults (lab.faults) apply."""
     now = time.time() if now is None else now
     names = requested_sections(script)
     captured = "_rb_end" in script
@@ -142,11 +142,53 @@ def render_probe(state: HostState, script: str, now: float | None = None) -> str
         text, status = render_section(state, name, now)
         if captured:
             text, status = _as_captured(state, name, text, status)
+        text, status = _section_faults(state, name, text, status)
         parts.append(f"@@rebootable:{name}@@\n{text}")
         statuses.append((name, status))
+    if "probe-truncated" in state.faults:
+        return _truncated(parts)
     if "exit-codes" in names:
         parts.append("@@rebootable:exit-codes@@\n" + "".join(f"{n} {s}\n" for n, s in statuses))
     return "".join(parts)
+
+
+# A systemctl call that times out on D-Bus prints its error on stderr (the probe drops it)
+# and exits 1: "Failed to list unit files: Connection timed out".
+_TIMES_OUT = {"unit-files-times-out": "unit-files", "units-times-out": "units"}
+# What the probe's root sections keep when `sudo -n` refuses (exit 126): the lines their
+# unprivileged part printed. grub-editenv reads a world-readable grubenv on Debian-family hosts
+# (no sudo needed); the RHEL family's is 0600, and so is the one grubby reads.
+_UNPRIVILEGED_PART = {
+    "needrestart": lambda text: "",
+    "default-kernel": lambda text: "",
+    "grub-default": lambda text: "".join(
+        line + "\n" for line in text.splitlines() if line.startswith("GRUB_DEFAULT=")
+    ),
+    "ksplice": lambda text: "".join(line + "\n" for line in text.splitlines()[:1]),
+}
+
+
+def _section_faults(state: HostState, name: str, text: str, status: int) -> Output:
+    """One section as the host's probe faults leave it."""
+    if any(_TIMES_OUT.get(fault) == name for fault in state.faults):
+        return "", 1
+    if "sudo-refused" in state.faults and name in _UNPRIVILEGED_PART and status != 127:
+        if name == "grub-default" and get_distro(state.distro).is_debian:
+            return text, status
+        return _UNPRIVILEGED_PART[name](text), 126
+    return text, status
+
+
+def _truncated(parts: list[str]) -> str:
+    """The `probe-truncated` fault: the output stops halfway through the units section (or
+    halfway through the output), mid-line, and `exit-codes` never comes."""
+    whole = "".join(parts)
+    marker = "@@rebootable:units@@\n"
+    start = whole.find(marker)
+    if start < 0:
+        return whole[: len(whole) // 2]
+    body = next(p for p in parts if p.startswith(marker))[len(marker) :]
+    return whole[: start + len(marker) + len(body) // 2]
 
 
 def corrupt(text: str, rng: random.Random) -> bytes:

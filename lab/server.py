@@ -242,8 +242,7 @@ class HostRuntime:
         st.boot_id = _uuid4(rng)
         st.booted_at = now
         st.booted_kernel = _kernel_to_boot(st)
-        for unit in st.units.values():
-            unit.boot()
+        st.boot_units()
         if "degraded" in st.faults:
             candidates = sorted(
                 u.name

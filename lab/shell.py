@@ -3,7 +3,7 @@
 Understood: the probe script (anything carrying section markers), `true`, `false`, `exit N`,
 `sleep N`, `echo`, `export`, `unset`, `cd`, `hostname`, the probe's single commands,
 `systemctl` (is-system-running, is-active, is-enabled, is-failed, start, stop, restart, enable,
-disable, reboot, daemon-reload),
+disable, reboot, daemon-reload), `systemd-run` (a transient service: `--unit=NAME COMMAND…`),
 `reboot`, `shutdown -r`, `lab-health`; `sudo [-n]`, `VAR=value` prefixes, `sh -c '...'`
 wrappers, `$VAR` from the session environment, and `;`, `&&`, `||`, newline sequences.
 Anything else is "command not found" with status 127.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lab.distros import Distro, get_distro
 from lab.hoststate import HostState, Unit
 from lab.probe import SECTION_RE, render_probe, render_section
+from lab.units import transient_service
 
 # Single commands of the probe table, answered by the section renderer of the same output.
 SINGLE_COMMANDS = {
@@ -57,7 +58,16 @@ REBOOT_COMMANDS = {
     ("shutdown", "-r"),
     ("init", "6"),
 }
-_ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated"}
+# `systemctl is-enabled` exits 0 for these (systemctl(1), "is-enabled output").
+_ENABLED_STATES = {
+    "enabled",
+    "enabled-runtime",
+    "static",
+    "alias",
+    "indirect",
+    "generated",
+    "transient",
+}
 _WRAPPER = re.compile(r"^\s*(?:sudo\s+(?:-n\s+)?)?(?:/usr)?(?:/bin/)?(?:ba|da)?sh\s+-c\s+")
 _SHELLS = {"sh", "bash", "dash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "/bin/dash"}
 
@@ -245,6 +255,8 @@ async def _run_simple(ctx: ShellContext, words: list[str]) -> int:
         return 1
     if name == "systemctl":
         return _systemctl(ctx, words[1:])
+    if name == "systemd-run":
+        return _systemd_run(ctx, words[1:])
     return _not_found(ctx, name)
 
 
@@ -289,6 +301,72 @@ def _systemctl(ctx: ShellContext, args: list[str]) -> int:
     return 1
 
 
+# systemd-run options that take a value (as `--opt=value` or `--opt value`), and flags that
+# change nothing the lab shows.
+_RUN_VALUED = {
+    "-u",
+    "--unit",
+    "-p",
+    "--property",
+    "--description",
+    "--slice",
+    "-E",
+    "--setenv",
+    "--uid",
+    "--gid",
+    "--nice",
+    "--service-type",
+    "--working-directory",
+}
+_RUN_FLAGS = {"--no-block", "-r", "--remain-after-exit", "--no-ask-password", "-G", "--collect"}
+
+
+def _systemd_run(ctx: ShellContext, args: list[str]) -> int:
+    """`systemd-run [--unit=NAME] [options] COMMAND…`: a transient service that runs until it
+    is stopped or the host reboots. Scopes, user units and waiting are not simulated."""
+    name, description, quiet, i = "", "", False, 0
+    while i < len(args) and args[i].startswith("-"):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        key, eq, value = arg.partition("=")
+        if key in _RUN_VALUED:
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            if key in ("-u", "--unit"):
+                name = _unit_name(value)
+            elif key == "--description":
+                description = value
+        elif arg in ("-q", "--quiet"):
+            quiet = True
+        elif arg not in _RUN_FLAGS:
+            ctx.write_err(f"lab: systemd-run {arg} is not simulated\n".encode())
+            return 1
+        i += 1
+    argv = args[i:]
+    if not argv:
+        ctx.write_err(b"Command line to execute required.\n")
+        return 1
+    units = ctx.state.units
+    number = 1
+    while not name and f"run-u{number}.service" in units:
+        number += 1
+    name = name or f"run-u{number}.service"
+    if name in units and units[name].kind != "gone":
+        message = f"Unit {name} was already loaded or has a fragment file."
+        ctx.write_err(f"Failed to start transient service unit: {message}\n".encode())
+        return 1
+    unit = transient_service(name, argv)
+    if description:
+        unit.description = description
+    units[name] = unit
+    if not quiet:
+        ctx.write_err(f"Running as unit: {name}\n".encode())
+    return 0
+
+
 def _change_units(ctx: ShellContext, verb: str, units: list[str]) -> int:
     if not units:
         ctx.write_err(b"Too few arguments.\n")
@@ -320,6 +398,14 @@ def _change_units(ctx: ShellContext, verb: str, units: list[str]) -> int:
                     unit.kind = "run"  # a unit file started by hand is now loaded and running
         elif verb == "stop":
             unit.active, unit.sub = "inactive", "dead"
+            if unit.file_state == "transient":
+                del ctx.state.units[name]  # a stopped transient unit is garbage-collected
+        elif verb == "enable" and unit.file_state == "transient":
+            path = f"/run/systemd/transient/{name}"
+            ctx.write_err(
+                f"Failed to enable unit: Unit {path} is transient or generated.\n".encode()
+            )
+            status = 1
         elif verb == "enable":
             if unit.file_state in ("disabled", "indirect"):
                 unit.file_state = "enabled"

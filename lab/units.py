@@ -8,14 +8,19 @@ The catalogues live in lab/data/units/*.tsv, one row per unit:
   file  a unit file nothing loaded (listed by list-unit-files only)
   gone  referenced but missing (list-units --all shows it as not-found)
   inst  an instance of a template (`getty@tty1.service` of `getty@.service`): runs at boot
+
+A transient service (`transient_service`, what `systemd-run` makes) is a `run` unit whose
+unit-file state is "transient": listed while it exists, gone when it stops and at every boot.
 """
 
 from __future__ import annotations
 
+import shlex
 from functools import cache
 from pathlib import Path
 
 from lab.distros import Distro
+from lab.hoststate import TRANSIENT, Unit
 
 UnitRow = tuple[str, str, str, str, str]
 DATA = Path(__file__).parent / "data" / "units"
@@ -55,6 +60,24 @@ FAILING: list[tuple[str, str]] = [
     ("legacy-metrics.service", "Legacy metrics shipper"),
     ("nfs-idmapd.service", "NFSv4 ID-name mapping service"),
 ]
+
+
+def transient_service(name: str, argv: list[str]) -> Unit:
+    """The unit `systemd-run --unit=<name> <argv…>` starts: active running, unit-file state
+    transient, described by its command line with the executable's absolute path (systemd-run
+    resolves it in $PATH and quotes the line as a shell would)."""
+    command = list(argv)
+    if command and "/" not in command[0]:
+        command[0] = f"/usr/bin/{command[0]}"
+    return Unit(
+        name=name,
+        file_state=TRANSIENT,
+        preset="",
+        kind="run",
+        description=shlex.join(command) or name,
+        active="active",
+        sub="running",
+    )
 
 
 def stock_units(distro: Distro, role: str) -> list[UnitRow]:

@@ -146,6 +146,7 @@ def _boot_state(host: Host) -> BootState:
         system_state=str(systemd.get("state") or ""),
         services=dict(systemd.get("services") or {}),
         failed_units=tuple(systemd.get("failed") or ()),
+        sysctl=dict(facts.get("sysctl_runtime") or {}),
     )
 
 
@@ -220,7 +221,7 @@ def _preflight(
     )
     on_demand = set(facts.get("socket_activated") or []) | set(facts.get("timer_activated") or [])
     acknowledged = sorted(
-        Finding.objects.filter(host=host, kind=NOT_ENABLED, resolved_at__isnull=True)
+        Finding.objects.filter(host=host, kind__in=NOT_STARTED_AT_BOOT, resolved_at__isnull=True)
         .filter(active_acknowledgement_q())
         .values_list("subject", flat=True)
     )
@@ -457,6 +458,10 @@ def _verify(
 ) -> None:
     host = attempt.host
     verdict = Verdict()
+    # The host's facts are still the pre-flight audit's (a host that is down keeps its facts)
+    # unless an audit saw the new boot first: then there is no "before" left to compare with.
+    prior = _boot_state(host)
+    sysctl_before = prior.sysctl if prior.boot_id == attempt.boot_id_before.lower() else {}
     try:
         with _reusing(host, session, command_timeout=30) as session:
             settled_state = _wait_until_settled(session, policy)
@@ -477,7 +482,7 @@ def _verify(
                 missing = _stale(host, ("boot_id", "booted_kernel", "systemd"))
                 if missing:
                     verdict.failures.append(f"could not read {', '.join(missing)} after the reboot")
-                checks = _check(attempt, after)
+                checks = _check(attempt, after, sysctl_before)
                 verdict.failures = checks.failures + verdict.failures
                 verdict.warnings += checks.warnings
             if verdict.ok and policy.post_command:
@@ -509,7 +514,7 @@ def _verify(
     _finish(attempt, token, after, verdict)
 
 
-def _check(attempt: RebootAttempt, after: BootState) -> Verdict:
+def _check(attempt: RebootAttempt, after: BootState, sysctl_before: dict) -> Verdict:
     services = attempt.services_before or {}
     before = BootState(
         boot_id=attempt.boot_id_before,
@@ -517,6 +522,7 @@ def _check(attempt: RebootAttempt, after: BootState) -> Verdict:
         system_state=attempt.system_state_before,
         services=services,
         failed_units=tuple(attempt.failed_units_before or ()),
+        sysctl=sysctl_before,
     )
     not_started = {n for n, info in services.items() if info.get("started_at_boot") is False}
     return verify(

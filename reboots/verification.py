@@ -7,9 +7,14 @@ sentence an SRE can act on.
 
 from dataclasses import dataclass, field
 
-# unit-file states that start a service at boot without anything else ("static" and "indirect"
-# units are pulled in by another unit; "generated" ones by a generator, e.g. from fstab).
-BOOT_UNIT_FILE_STATES = {"enabled", "enabled-runtime", "static", "indirect", "generated", "alias"}
+from fleet.drift import GONE_AFTER_REBOOT, STARTED_AT_BOOT
+
+# Unit-file states that start a service at boot without anything else: the audit's own rule, so
+# its findings before the reboot and this verdict after it agree. Transient and runtime-enabled
+# services are not in it: they are expected gone (GONE_AFTER_REBOOT).
+BOOT_UNIT_FILE_STATES = STARTED_AT_BOOT
+SYSCTL_CHANGES_LISTED = 10  # sysctl keys named in the verdict; the rest are counted
+SYSCTL_VALUE_SHOWN = 60  # characters of a sysctl value quoted in a warning
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,8 @@ class BootState:
     # {"nginx.service": {"unit_file": "enabled", "active": "active", "sub": "running"}}
     services: dict = field(default_factory=dict)
     failed_units: tuple[str, ...] = ()
+    # Runtime values of the sysctl keys the audit watches (facts["sysctl_runtime"]).
+    sysctl: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +99,12 @@ def verify(
         if was_running(now):
             continue
         state_now = _state_text(now)
+        unit_file = info.get("unit_file") or ""
+        if unit_file in GONE_AFTER_REBOOT:
+            # Its unit file or enablement lived under /run: the audit said it would not be back.
+            gone = "is gone" if not now else f"is not running ({state_now})"
+            warn(f"{name} ({unit_file}) was running before the reboot and, as expected, {gone}")
+            continue
         lazy = name in on_demand or bool(info.get("on_demand"))
         if started_at_boot(name, info, set(not_started_at_boot), set(on_demand)):
             if lazy and now.get("active") in ("inactive", "active"):
@@ -111,7 +124,31 @@ def verify(
                 f"{name} was running before the reboot and is not running after it; it was not "
                 "enabled at boot"
             )
+    verdict.warnings += sysctl_changes(before.sysctl, after.sysctl)
     return verdict
+
+
+def sysctl_changes(before: dict, after: dict, listed: int = SYSCTL_CHANGES_LISTED) -> list[str]:
+    """One warning per watched sysctl key whose value differs across the reboot (the first
+    `listed` by name, then a count): a runtime change the boot did not bring back."""
+    changed = sorted(k for k in before if k in after and str(before[k]) != str(after[k]))
+    warnings = [
+        f"{key} was {_quoted(before[key])} before the reboot and is {_quoted(after[key])} now: "
+        "a runtime-only change was lost; persist it in /etc/sysctl.d if it was meant"
+        for key in changed[:listed]
+    ]
+    if len(changed) > listed:
+        warnings.append(
+            f"… and {len(changed) - listed} more sysctl value(s) differ from before the reboot"
+        )
+    return warnings
+
+
+def _quoted(value) -> str:
+    text = " ".join(str(value).split())
+    if len(text) > SYSCTL_VALUE_SHOWN:
+        text = text[: SYSCTL_VALUE_SHOWN - 1] + "…"
+    return text or "''"
 
 
 def _state_text(info: dict) -> str:

@@ -19,14 +19,24 @@ _PLAIN_PATCH_STATES = (
     ("all applicable livepatch modules inserted", "applied"),
     ("all applicable livepatch kernel modules applied", "applied"),
     ("no livepatches needed", "nothing-to-apply"),
+    ("no livepatches available for kernel", "nothing-to-apply"),  # clients of 2025 on
     ("no longer available for this version of the kernel", UPGRADE_REQUIRED),
     ("module inserted but kernel bug detected", "applied-with-bug"),
     ("caused a crash", "apply-failed"),
     ("are installed, but the module is not yet applied", "unapplied"),
     ("patching the kernel", "applying"),
 )
-_PLAIN_KERNEL_UNSUPPORTED = re.compile(r"not (?:supported|covered)|no longer (?:supported|covered)")
-_PLAIN_KERNEL_ENDED = re.compile(r"(?:support|coverage) (?:has )?ended|please upgrade")
+_PLAIN_KERNEL_UNSUPPORTED = re.compile(r"not (?:supported|covered)")
+# "No longer supported/covered" is the plain form of JSON's `kernel-end-of-life`.
+_PLAIN_KERNEL_ENDED = re.compile(
+    r"(?:support|coverage) (?:has )?ended|please upgrade|no longer (?:supported|covered)"
+)
+# The client's one-line refusal (any command, exit 1) on a kernel the service does not build
+# patches for: `2018/05/24 18:51:29 cannot use livepatch: your kernel "4.15.0-1010-kvm" is
+# not eligible for livepatch updates`.
+_NOT_ELIGIBLE = re.compile(
+    r"kernel \"?(?P<kernel>[^\"\s]*)\"? is not eligible for livepatch updates"
+)
 _CVE_LINE = re.compile(r"^\s*\*\s*(?P<name>\S+?):?(?:\s|$)")
 # libyaml when present: the pure-Python loader costs ~50x more CPU per byte of hostile input.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -139,16 +149,35 @@ def _from_plain(text: str) -> dict[str, object] | None:
     return None
 
 
+def _not_eligible(text: str) -> dict[str, object] | None:
+    """The refusal is short: look for it only in short outputs, never inside a JSON status."""
+    if len(text) > 1000:
+        return None
+    match = _NOT_ELIGIBLE.search(text)
+    if match is None:
+        return None
+    return {
+        "state": "unsupported",
+        "kernel": match.group("kernel") or None,
+        "version": None,
+        "supported": "unsupported",
+        "patches": [],
+    }
+
+
 def parse_livepatch_canonical(text: str) -> dict[str, object] | None:
     """`canonical-livepatch status` in any format a client has printed.
 
     Returns `{state, kernel, version, supported, patches: [{name, enabled}]}`; state is the
     client's patch state (`applied`, `nothing-to-apply`, `kernel-upgrade-required`, …),
-    `unsupported` for a kernel the service does not cover, `disabled` when the client is
-    installed but not enabled.
+    `unsupported` for a kernel the service does not cover (or that is "not eligible for
+    livepatch updates"), `disabled` when the client is installed but not enabled.
     """
     if not text.strip():
         return None
+    refusal = _not_eligible(text)
+    if refusal is not None:
+        return refusal
     if "Machine is not enabled" in text or "not enabled" in text.splitlines()[0]:
         return {
             "state": "disabled",
@@ -186,8 +215,60 @@ def parse_livepatch_canonical(text: str) -> dict[str, object] | None:
     )
 
 
+# `kpatch list` section headers across releases: "Loaded patches:" and two "installed" lists
+# until mid-2014, then "Loaded patch modules:" / "Installed patch modules:", and, since 0.5
+# (2017) and 0.9.11 (2024), "Stalled processes:" and "Currently livepatched functions:".
+_KPATCH_SECTIONS = (
+    ("Loaded patch", "loaded"),
+    ("Installed patch", "installed"),
+    ("System installed patches", "installed"),
+    ("User installed patches", "installed"),
+    ("Stalled processes", "other"),
+    ("Currently livepatched functions", "other"),
+)
+# Since 0.5 a loaded module carries its state: enabled, disabled, enabling..., disabling...
+_KPATCH_LOADED = re.compile(r"^(?P<name>\S+)\s+\[(?P<state>[a-z]+)(?P<moving>\.\.\.)?\]$")
+_KPATCH_INSTALLED = re.compile(r"^(?P<name>\S+)\s+\((?P<kernel>\S+)\)$")
+# Before 0.5 a loaded module was its bare name, and only enabled ones were listed; the first
+# releases listed installed modules as bare `.ko` file names too.
+_KPATCH_BARE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def _kpatch_section(line: str) -> str | None:
+    if not line.endswith(":"):
+        return None
+    return next((kind for prefix, kind in _KPATCH_SECTIONS if line.startswith(prefix)), None)
+
+
+def _kpatch_loaded(line: str) -> dict[str, object] | None:
+    tagged = _KPATCH_LOADED.match(line)
+    if tagged:
+        state = tagged.group("state")
+        return {
+            "name": tagged.group("name"),
+            "enabled": state in ("enabled", "enabling"),
+            "transition": bool(tagged.group("moving")),
+        }
+    if _KPATCH_BARE.match(line):
+        return {"name": line, "enabled": True, "transition": False}
+    return None
+
+
+def _kpatch_installed(line: str) -> dict[str, object] | None:
+    row = _KPATCH_INSTALLED.match(line)
+    if row:
+        return {"name": row.group("name"), "kernel": row.group("kernel")}
+    if _KPATCH_BARE.match(line):
+        return {"name": line, "kernel": None}
+    return None
+
+
 def parse_kpatch(text: str) -> dict[str, list[dict[str, object]]] | None:
-    """`kpatch list`: loaded modules `name [enabled]` and installed ones `name (kernel)`."""
+    """`kpatch list` of any release: loaded modules (`name [state]`, or a bare name before
+    0.5) and installed ones (`name (kernel)`); stalled tasks and patched functions skipped.
+
+    Loaded: `{name, enabled, transition}`; installed: `{name, kernel}`.
+    """
     if not text.strip():
         return None
     loaded: list[dict[str, object]] = []
@@ -196,25 +277,32 @@ def parse_kpatch(text: str) -> dict[str, list[dict[str, object]]] | None:
     understood = 0
     for line in lines(text):
         stripped = line.strip()
-        if stripped.startswith("Loaded patch modules"):
-            section, understood = "loaded", understood + 1
+        header = _kpatch_section(stripped)
+        if header:
+            section, understood = header, understood + 1
             continue
-        if stripped.startswith("Installed patch modules"):
-            section, understood = "installed", understood + 1
+        row = _kpatch_row(section, stripped)
+        if row is None:
             continue
-        loaded_row = re.match(r"^(\S+)\s+\[(\w+)\]$", stripped)
-        installed_row = re.match(r"^(\S+)\s+\((\S+)\)$", stripped)
-        if loaded_row and section != "installed":
-            loaded.append(
-                {"name": loaded_row.group(1), "enabled": loaded_row.group(2) == "enabled"}
-            )
-            understood += 1
-        elif installed_row:
-            installed.append({"name": installed_row.group(1), "kernel": installed_row.group(2)})
-            understood += 1
+        (loaded if "enabled" in row else installed).append(row)
+        understood += 1
     if not understood:
         raise ParseError("no 'Loaded patch modules:' section in `kpatch list` output")
     return {"loaded": loaded, "installed": installed}
+
+
+def _kpatch_row(section: str | None, line: str) -> dict[str, object] | None:
+    """A bare name counts only under its header; tagged rows also before any header."""
+    if section == "loaded":
+        return _kpatch_loaded(line)
+    if section == "installed":
+        return _kpatch_installed(line)
+    if section is None:
+        if _KPATCH_LOADED.match(line):
+            return _kpatch_loaded(line)
+        if _KPATCH_INSTALLED.match(line):
+            return _kpatch_installed(line)
+    return None
 
 
 _KSPLICE_UPDATE = re.compile(r"^\[(?P<id>[a-z0-9]{8})\]\s+(?P<description>.*)$")

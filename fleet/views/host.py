@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from core.roles import admin_required, operator_required
 from core.views import UNPROCESSABLE, htmx_target, render_page, viewer_required
-from fleet import limits, liveness, stats
+from fleet import basis, limits, liveness, stats
 from fleet.audit_requests import request_audit
 from fleet.hostkeys import accept_offered_key
 from fleet.models import Host, ProbeOutput
@@ -45,7 +45,10 @@ FACT_PATHS = {
     "mounts_drift": ("mounts_drift",),
     "sysctl_drift": ("sysctl_drift",),
     "errors": ("errors",),
+    "stale_why": ("stale_why",),
 }
+# What the page's answers rest on (`fleet.basis`), read the same way.
+BASIS_PATHS = basis.paths()
 IN_PROGRESS = (Host.AuditStatus.QUEUED, Host.AuditStatus.RUNNING)
 
 
@@ -56,18 +59,30 @@ class KernelRow:
     newest: bool
     default: bool
     installed: bool = True
+    platform: bool = False  # supplied by the hypervisor, container host or OS image
 
 
-def kernel_rows(facts: dict) -> list[KernelRow]:
-    """Installed kernels, newest first, with the booted / newest / default ones marked."""
+def kernel_rows(facts: dict, source: str | None = "packages") -> list[KernelRow]:
+    """Installed kernels, newest first, with the booted / newest / default ones marked.
+
+    `source` is `basis.kernel_source`: only where kernel packages are listed can the running
+    kernel's be missing from them."""
     installed = [k for k in facts.get("installed_kernels") or [] if isinstance(k, str)]
     booted = facts.get("booted_kernel")
     newest = facts.get("newest_installed_kernel")
     default = facts.get("default_boot_kernel")
     rows = [KernelRow(k, k == booted, k == newest, k == default) for k in reversed(installed)]
     if booted and booted not in installed:
-        # The running kernel's package is gone: show it anyway, marked as not installed.
-        rows.insert(0, KernelRow(booted, True, False, booted == default, installed=False))
+        # Shown anyway: its package is gone, or no package ever held it (platform kernel).
+        row = KernelRow(
+            booted,
+            True,
+            False,
+            booted == default,
+            installed=source != "packages",
+            platform=source == "platform",
+        )
+        rows.insert(0, row)
     return rows
 
 
@@ -115,8 +130,12 @@ def shown_facts(host: Host) -> dict:
         return expression
 
     annotations = {f"shown_{name}": path(keys) for name, keys in FACT_PATHS.items()}
+    annotations.update({f"basis_{i}": path(keys) for i, keys in enumerate(BASIS_PATHS)})
     row = Host.objects.filter(pk=host.pk).annotate(**annotations).values(*annotations).first() or {}
-    return {name: row.get(f"shown_{name}") for name in FACT_PATHS}
+    shown = {name: row.get(f"shown_{name}") for name in FACT_PATHS}
+    kept = basis.from_paths({keys: row.get(f"basis_{i}") for i, keys in enumerate(BASIS_PATHS)})
+    shown["basis"] = basis.with_reboot_required(kept, host.reboot_required)
+    return shown
 
 
 def _text(value) -> str | None:
@@ -151,7 +170,7 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
         "newest_installed_kernel": _text(facts["newest_installed_kernel"]),
         "default_boot_kernel": _text(facts["default_boot_kernel"]),
     }
-    kernels = kernel_rows(kernel_facts)
+    kernels = kernel_rows(kernel_facts, basis.kernel_source(facts["basis"]))
     open_findings = host.findings.filter(resolved_at__isnull=True)
     findings = (
         open_findings.select_related("acknowledged_by")
@@ -165,6 +184,7 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
     ]
     livepatch = _dict(facts["livepatch"])
     livepatches = [p for p in _list(livepatch.get("patches")) if isinstance(p, dict)]
+    not_coming_back_page = paged(not_coming_back, params, "services_page", "services-h")
     probe_output = (
         ProbeOutput.objects.filter(host=host)
         .defer("text")
@@ -180,7 +200,10 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
         "livepatch": livepatch,
         "livepatches": livepatches[:LIST_ROWS],
         "livepatches_hidden": max(len(livepatches) - LIST_ROWS, 0),
-        "not_coming_back": paged(not_coming_back, params, "services_page", "services-h"),
+        "not_coming_back": not_coming_back_page,
+        "basis": basis.for_host(
+            facts["basis"], not_coming_back=not_coming_back_page.paginator.count
+        ),
         "failed_units": paged(_list(facts["failed_units"]), params, "failed_page", "failed-h"),
         "mounts": paged(mount_rows, params, "mounts_page", "mounts-h"),
         "sysctl_drift": paged(
@@ -190,6 +213,7 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
             "sysctl-h",
         ),
         "fact_errors": [e for e in _list(facts["errors"]) if isinstance(e, dict)][:LIST_ROWS],
+        "stale_why": sorted(_dict(facts["stale_why"]).items())[:LIST_ROWS],
         "findings": paged(findings, params, "findings_page", "findings-h"),
         "resolved": host.findings.filter(resolved_at__isnull=False).order_by("-resolved_at")[
             :RESOLVED_ROWS

@@ -1,8 +1,12 @@
 """Drift findings from facts: which differences between now and the next boot are reported."""
 
+from pathlib import Path
+
 from fleet.drift import (
     FINDING_KINDS,
     FINDING_SECTIONS,
+    GONE_AFTER_REBOOT,
+    STARTED_AT_BOOT,
     findings_from_facts,
     needs_reboot,
     resolvable_kinds,
@@ -12,10 +16,12 @@ from fleet.judge import Policy, describe
 
 
 def probe(sections: dict[str, str], codes: dict[str, int] | None = None) -> str:
+    """A whole probe output of these sections: each exits 0 unless `codes` says otherwise (an
+    output without `exit-codes` is cut short, and its last section is not read)."""
     text = "".join(f"@@rebootable:{name}@@\n{body}" for name, body in sections.items())
-    if codes is not None:
-        text += "@@rebootable:exit-codes@@\n" + "".join(f"{k} {v}\n" for k, v in codes.items())
-    return text
+    statuses = dict.fromkeys(sections, 0) | (codes or {})
+    listed = "".join(f"{name} {status}\n" for name, status in statuses.items())
+    return f"{text}@@rebootable:exit-codes@@\n{listed}"
 
 
 def kinds(raw: str, **kwargs) -> list[tuple[str, str]]:
@@ -42,11 +48,11 @@ def test_it_flags_a_running_service_that_is_disabled_or_has_no_unit_file():
 def test_it_accepts_services_started_at_boot_by_any_means():
     raw = systemd(
         "a.service enabled enabled\nb.service static -\nc.service indirect enabled\n"
-        "d.service generated -\ne.service transient -\nf.service disabled enabled\n"
+        "d.service generated -\nf.service disabled enabled\n"
         "g.service disabled enabled\ngetty@.service enabled enabled\nserial-getty@.service disabled enabled\n"
         "h.service enabled-runtime enabled\n",
         "a.service loaded active running A\nb.service loaded active running B\nc.service loaded active running C\n"
-        "d.service loaded active running D\ne.service loaded active running E\nf.service loaded active running F\n"
+        "d.service loaded active running D\nf.service loaded active running F\n"
         "g.service loaded active running G\ngetty@tty1.service loaded active running Getty\n"
         "serial-getty@ttyS0.service loaded active running Serial Getty\n",
         sockets="/run/f.sock f.socket f.service\n",
@@ -73,7 +79,52 @@ def test_it_reports_running_services_whose_enablement_is_runtime_only_or_masked(
         ("unit-masked-or-runtime", "m.service"),
         ("unit-masked-or-runtime", "r.service"),
     ]
-    assert {f["severity"] for f in found} == {"low"}
+    # Neither comes back after a reboot: held like a hand-started service until acknowledged.
+    assert {f["severity"] for f in found} == {"high"}
+    assert all("will not come back" in f["detail"] for f in found)
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def sample(section: str, name: str) -> str:
+    return (SAMPLES / section / f"{name}.txt").read_text()
+
+
+def test_it_holds_a_running_transient_or_runtime_enabled_service_as_gone_after_a_reboot():
+    name = "debian12-transient-and-runtime-constructed"
+    found = describe(systemd(sample("unit-files", name), sample("units", name)))["findings"]
+    by_subject = {f["subject"]: f for f in found}
+    assert sorted((f["kind"], f["subject"]) for f in found) == [
+        ("service-not-enabled", "nightly-rsync.service"),
+        ("service-not-enabled", "run-u12.service"),
+        ("unit-masked-or-runtime", "node-exporter.service"),
+    ]
+    assert (
+        "transient (systemd-run): it will not exist after a reboot"
+        in (by_subject["run-u12.service"]["detail"])
+    )
+    runtime = by_subject["node-exporter.service"]
+    assert runtime["severity"] == "high"
+    assert "enabled only at runtime" in runtime["detail"]
+    assert "will not come back after a reboot" in runtime["detail"]
+    holds = {kind for kind, (_severity, held) in FINDING_KINDS.items() if held}
+    assert {f["kind"] for f in found} <= holds
+
+
+def test_a_transient_service_is_flagged_even_when_a_timer_of_its_own_starts_it():
+    # `systemd-run --on-calendar=…` makes a transient timer too: both are gone after a reboot.
+    raw = systemd(
+        "run-u7.service transient -\n",
+        "run-u7.service loaded active running /usr/bin/backup\n",
+        timers="Mon 2024-02-05 00:00:00 UTC 1h left - - run-u7.timer run-u7.service\n",
+    )
+    assert kinds(raw) == [("service-not-enabled", "run-u7.service")]
+
+
+def test_only_states_that_survive_a_reboot_count_as_started_at_boot():
+    assert not {"transient", "enabled-runtime", "linked-runtime"} & STARTED_AT_BOOT
+    assert {"transient", "enabled-runtime", "linked-runtime"} == GONE_AFTER_REBOOT
 
 
 def test_it_reports_failed_units():

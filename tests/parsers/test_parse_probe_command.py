@@ -32,7 +32,7 @@ def test_it_reads_standard_input_when_the_file_is_a_dash(monkeypatch):
 
 def test_it_applies_the_uptime_policy_and_reference_clock_options(tmp_path):
     probe = tmp_path / "probe.txt"
-    probe.write_text("@@rebootable:uptime@@\n864000.00 1.0\n")
+    probe.write_text("@@rebootable:uptime@@\n864000.00 1.0\n@@rebootable:exit-codes@@\nuptime 0\n")
     facts = run(str(probe), "--max-uptime-days", "5", "--now", "2024-02-01T00:00:00Z")
     assert facts["booted_at"] == "2024-01-22T00:00:00Z"
     assert [f["kind"] for f in facts["findings"]] == ["uptime-over-policy"]

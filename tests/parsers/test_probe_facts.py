@@ -22,7 +22,8 @@ EXTRA_KEYS = {
     "probe_version", "sections_ok", "uptime_seconds", "boot_free_mb", "default_boot_kernel_inferred",
     "package_family", "newest_kernel_has_initrd", "booted_kernel_modules_present", "needrestart",
     "unit_file_states", "socket_activated", "timer_activated", "sections_cut", "incomplete",
-    "sections_missing",
+    "sections_missing", "reboot_required_sources", "kernel_source", "sysctl_runtime",
+    "section_verdicts",
 }  # fmt: skip
 
 
@@ -188,10 +189,20 @@ def test_it_leaves_reboot_required_unknown_when_no_source_answered():
 
 def test_it_reports_a_truncated_output_and_distrusts_its_last_section():
     facts = facts_of("debian12-truncated")
-    assert facts["errors"] == [
-        {"section": "exit-codes", "message": "missing: the output ends inside or after `units`"}
+    assert facts["errors"][-2:] == [
+        {
+            "section": "units",
+            "message": "the output ends inside or after this section (it stops before the "
+            "exit-codes section): it may be cut",
+        },
+        {"section": "exit-codes", "message": "missing: the output ends inside or after `units`"},
     ]
     assert "units" not in facts["sections_ok"]
+    assert facts["section_verdicts"]["units"]["verdict"] == "failed"
+    assert facts["section_verdicts"]["failed-units"]["verdict"] == "absent"
+    # Without exit statuses an empty section is no answer: no flag file is not "no reboot".
+    assert facts["section_verdicts"]["reboot-required"]["verdict"] == "failed"
+    assert "reboot-required" not in facts["sections_ok"]
     assert facts["booted_kernel"] == "6.1.0-18-amd64"
 
 
@@ -203,6 +214,7 @@ def test_it_survives_garbage_with_one_error_per_bad_section():
         "uptime",
         "livepatch-canonical",
         "kpatch",
+        "now",  # the last section of an output that does not end with exit-codes
         "exit-codes",
     }
     assert facts["booted_at"] is None
@@ -218,10 +230,12 @@ def test_it_reports_an_empty_output():
 
 
 def probe(sections: dict[str, str], codes: dict[str, int] | None = None) -> str:
+    """A whole probe output of these sections: each exits 0 unless `codes` says otherwise (an
+    output without `exit-codes` is cut short, and its last section is not read)."""
     text = "".join(f"@@rebootable:{name}@@\n{body}" for name, body in sections.items())
-    if codes is not None:
-        text += "@@rebootable:exit-codes@@\n" + "".join(f"{k} {v}\n" for k, v in codes.items())
-    return text
+    statuses = dict.fromkeys(sections, 0) | (codes or {})
+    listed = "".join(f"{name} {status}\n" for name, status in statuses.items())
+    return f"{text}@@rebootable:exit-codes@@\n{listed}"
 
 
 def test_it_marks_an_installed_but_disabled_livepatch_client():
@@ -233,6 +247,62 @@ def test_it_marks_an_installed_but_disabled_livepatch_client():
     }
     missing = probe({"livepatch-canonical": ""}, {"livepatch-canonical": 127})
     assert parse_probe(missing)["livepatch"] == {"provider": None, "state": "none", "patches": []}
+
+
+SAMPLES = PROBES.parent
+
+
+@pytest.mark.parametrize("code", [1, 0, None])
+def test_it_reads_an_ineligible_kernel_as_unsupported_not_as_no_client(code):
+    # The refusal exits 1; a host pushing its own output may carry no exit codes at all.
+    refusal = (SAMPLES / "livepatch-canonical" / "ubuntu1804-kvm-not-eligible.txt").read_text()
+    codes = None if code is None else {"livepatch-canonical": code}
+    facts = describe(probe({"livepatch-canonical": refusal}, codes))
+    assert facts["livepatch"] == {
+        "provider": "canonical-livepatch",
+        "state": "unsupported",
+        "patches": [],
+    }
+    assert not [e for e in facts["errors"] if e["section"] == "livepatch-canonical"]
+    assert not [f for f in facts["findings"] if f["kind"].startswith("livepatch")]
+
+
+def test_it_names_an_installed_client_it_cannot_read_unknown_with_an_error():
+    facts = parse_probe(
+        probe({"livepatch-canonical": "random words\n"}, {"livepatch-canonical": 0})
+    )
+    assert facts["livepatch"] == {
+        "provider": "canonical-livepatch",
+        "state": "unknown",
+        "patches": [],
+    }
+    assert [e["section"] for e in facts["errors"]] == ["livepatch-canonical"]
+
+
+@pytest.mark.parametrize(
+    ("name", "patch"),
+    [
+        ("rhel7-2014-bare-loaded", "kpatch_0_2_test_2013_05_30_el7"),
+        ("kpatch04-bare-loaded-constructed", "kpatch_3_10_0_514_21_1_1_2"),
+    ],
+)
+def test_it_finds_an_old_kpatch_host_livepatched(name, patch):
+    listing = (SAMPLES / "kpatch" / f"{name}.txt").read_text()
+    facts = describe(probe({"livepatch-canonical": "", "kpatch": listing}))
+    assert facts["livepatch"] == {
+        "provider": "kpatch",
+        "state": "applied",
+        "patches": [{"name": patch, "enabled": True}],
+    }
+    assert ("livepatched", "kpatch") in kinds(facts)
+
+
+def test_it_finds_no_live_patch_in_force_when_kpatch_lists_only_disabled_ones():
+    listing = (SAMPLES / "kpatch" / "kpatch-0.9.11-states-constructed.txt").read_text()
+    disabled = "\n".join(line for line in listing.splitlines() if "enabling" not in line)
+    facts = describe(probe({"kpatch": disabled + "\n"}))
+    assert facts["livepatch"]["state"] == "nothing-to-apply"
+    assert ("livepatched", "kpatch") not in kinds(facts)
 
 
 def test_it_requires_a_reboot_when_livepatch_says_upgrade_and_reads_needs_restarting_exit_status():

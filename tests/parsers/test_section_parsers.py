@@ -330,12 +330,42 @@ def test_it_reads_a_needs_restarting_no_and_rejects_a_tool_without_minus_r():
         ("ubuntu-yaml-10.8.3-supported", "applied", 14),
         ("ubuntu2204-json-10.8.3-landscape", "applied", 4),
         ("disabled-not-enabled", "disabled", 0),
+        ("ubuntu1404-yaml-7.21-nothing-to-apply", "nothing-to-apply", 0),
+        ("ubuntu1804-plain-nothing-needed", "nothing-to-apply", 0),
+        ("ubuntu-docs-plain-no-kernel-state", "nothing-to-apply", 0),
+        ("ubuntu-discourse-plain-supported-until", "nothing-to-apply", 0),
+        ("ubuntu2404-plain-checkin-failed-none-available", "nothing-to-apply", 0),
+        ("constructed-plain-not-covered", "unsupported", 0),
+        ("constructed-plain-no-longer-supported", "kernel-upgrade-required", 0),
+        ("ubuntu1804-kvm-not-eligible", "unsupported", 0),
+        ("ubuntu1804-kvm-not-eligible-issue", "unsupported", 0),
     ],
 )
 def test_it_reads_every_canonical_livepatch_format(name, state, patches):
     status = parse_livepatch_canonical(sample(f"livepatch-canonical/{name}.txt"))
     assert status["state"] == state
     assert len(status["patches"]) == patches
+
+
+@pytest.mark.parametrize(
+    ("name", "kernel"),
+    [
+        ("ubuntu1404-yaml-7.21-nothing-to-apply", "4.4.0-83.106~14.04.1-generic"),
+        ("ubuntu2404-plain-checkin-failed-none-available", "6.8.0-51.52-generic"),
+        ("ubuntu1804-kvm-not-eligible", "4.15.0-1010-kvm"),
+        ("ubuntu1804-kvm-not-eligible-issue", "4.15.0-1008-kvm"),
+    ],
+)
+def test_it_names_the_kernel_the_livepatch_client_speaks_of(name, kernel):
+    assert parse_livepatch_canonical(sample(f"livepatch-canonical/{name}.txt"))["kernel"] == kernel
+
+
+def test_it_reads_the_not_eligible_refusal_only_as_the_whole_short_answer():
+    refusal = sample("livepatch-canonical/ubuntu1804-kvm-not-eligible.txt")
+    assert parse_livepatch_canonical(refusal)["supported"] == "unsupported"
+    # The same words inside a long status (a fix description, say) are not the refusal.
+    applied = sample("livepatch-canonical/ubuntu2004-yaml-9.5.5-applied.txt")
+    assert parse_livepatch_canonical(applied + "# " + refusal)["state"] == "applied"
 
 
 def test_it_keeps_livepatch_cve_names_and_patched_flags():
@@ -383,6 +413,10 @@ def test_it_reports_livepatch_output_it_cannot_read(text):
             3,
         ),
         ("upstream-loaded-only", ["livepatch_test_1"], 0),
+        # Before kpatch 0.5 a loaded module is a bare name, and only enabled ones are listed.
+        ("rhel7-2014-bare-loaded", ["kpatch_0_2_test_2013_05_30_el7"], 2),
+        ("kpatch04-bare-loaded-constructed", ["kpatch_3_10_0_514_21_1_1_2"], 1),
+        ("kpatch-2014-loaded-patches-constructed", ["kpatch_meminfo"], 1),
     ],
 )
 def test_it_reads_kpatch_list(name, loaded, installed):
@@ -390,6 +424,31 @@ def test_it_reads_kpatch_list(name, loaded, installed):
     assert [p["name"] for p in result["loaded"]] == loaded
     assert all(p["enabled"] for p in result["loaded"])
     assert len(result["installed"]) == installed
+
+
+def test_it_reads_installed_kpatch_modules_of_old_and_new_releases():
+    old = parse_kpatch(sample("kpatch/rhel7-2014-bare-loaded.txt"))["installed"]
+    assert old == [
+        {"name": "kpatch-0-2-test_2013_05_30-el7.ko", "kernel": "3.10.0-121.el7.x86_64"},
+        {"name": "kpatch-0-2-test_2013_05_30-el7.ko", "kernel": "3.10.0-123.el7.x86_64"},
+    ]
+    oldest = parse_kpatch(sample("kpatch/kpatch-2014-loaded-patches-constructed.txt"))
+    assert oldest["installed"] == [{"name": "kpatch-meminfo.ko", "kernel": None}]
+    new = parse_kpatch(sample("kpatch/rhel9-one-enabled.txt"))["installed"]
+    assert new == [{"name": "kpatch_5_14_0_284_11_1_1_1", "kernel": "5.14.0-284.11.1.el9_2.x86_64"}]
+
+
+def test_it_reads_kpatch_states_and_skips_stalled_tasks_and_patched_functions():
+    result = parse_kpatch(sample("kpatch/kpatch-0.9.11-states-constructed.txt"))
+    assert result["loaded"] == [
+        {"name": "livepatch_version_show", "enabled": True, "transition": True},
+        {"name": "kpatch_5_14_0_427_13_1_1_3", "enabled": False, "transition": False},
+    ]
+    assert result["installed"] == [
+        {"name": "kpatch_5_14_0_427_13_1_1_3", "kernel": "5.14.0-427.13.1.el9_4.x86_64"}
+    ]
+    with pytest.raises(ParseError):
+        parse_kpatch("kpatch: command not found\n")
 
 
 def test_it_reads_ksplice_with_and_without_the_uname_line():
@@ -422,6 +481,17 @@ def test_it_reads_sys_livepatch_lines():
     assert patches[1]["transition"] is True
     with pytest.raises(ParseError):
         parse_sys_livepatch("some other text\n")
+
+
+def test_it_reads_sys_livepatch_without_a_transition_file_and_disabled_patches():
+    # Kernels before 4.12 have no `transition` attribute: the probe prints it empty.
+    old = parse_sys_livepatch(sample("sys-livepatch/pre-4.12-no-transition-constructed.txt"))
+    assert old == [{"name": "kpatch_3_10_0_327_36_3_1_2", "enabled": True, "transition": False}]
+    two = parse_sys_livepatch(sample("sys-livepatch/two-patches-one-disabled-constructed.txt"))
+    assert [(p["name"], p["enabled"]) for p in two] == [
+        ("livepatch_sample", False),
+        ("livepatch_test_1", True),
+    ]
 
 
 # --- systemd ----------------------------------------------------------------------------

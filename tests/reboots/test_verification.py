@@ -135,3 +135,78 @@ def test_it_uses_the_flags_recorded_before_the_reboot():
     gone = {"app.service": {"unit_file": "enabled", "active": "inactive", "sub": "dead"}}
     verdict = verify(before, after(services=gone))
     assert verdict.failures[0].endswith("it was not enabled at boot")
+
+
+def with_services(**services) -> BootState:
+    return BootState(**{**BEFORE.__dict__, "services": {**BEFORE.services, **services}})
+
+
+def test_a_transient_service_that_is_gone_after_the_reboot_is_expected_not_a_failure():
+    # What pre-flight records for a systemd-run unit: a service-not-enabled finding said so.
+    before = with_services(
+        **{"run-u12.service": {**service("transient"), "started_at_boot": False}}
+    )
+    verdict = verify(before, after(), not_started_at_boot={"run-u12.service"})
+    assert verdict.ok, verdict.failures
+    assert verdict.warnings == [
+        "run-u12.service (transient) was running before the reboot and, as expected, is gone"
+    ]
+
+
+def test_a_transient_service_recorded_as_started_at_boot_still_does_not_fail_the_host():
+    # An attempt recorded before transient units got findings carries no flag against it.
+    before = with_services(**{"run-u12.service": {**service("transient"), "started_at_boot": True}})
+    assert verify(before, after()).ok
+
+
+def test_a_runtime_enabled_service_that_is_gone_after_the_reboot_is_not_a_failure():
+    before = with_services(**{"node-exporter.service": service("enabled-runtime")})
+    disabled = {"unit_file": "disabled", "active": "inactive", "sub": "dead"}
+    services = {**after().services, "node-exporter.service": disabled}
+    verdict = verify(before, after(services=services))
+    assert verdict.ok, verdict.failures
+    assert verdict.warnings == [
+        "node-exporter.service (enabled-runtime) was running before the reboot and, as "
+        "expected, is not running (now inactive/dead)"
+    ]
+
+
+def test_a_runtime_enabled_service_that_a_generator_brings_back_is_simply_fine():
+    before = with_services(**{"node-exporter.service": service("enabled-runtime")})
+    services = {**after().services, "node-exporter.service": service("enabled-runtime")}
+    verdict = verify(before, after(services=services))
+    assert verdict.ok and verdict.warnings == []
+
+
+def test_it_warns_about_each_sysctl_value_the_reboot_changed():
+    before = BootState(**{**BEFORE.__dict__, "sysctl": {"vm.swappiness": "7", "fs.file-max": "9"}})
+    now = {"vm.swappiness": "60", "fs.file-max": "9", "net.core.somaxconn": "4096"}
+    verdict = verify(before, after(sysctl=now))
+    assert verdict.ok
+    assert verdict.warnings == [
+        "vm.swappiness was 7 before the reboot and is 60 now: a runtime-only change was lost; "
+        "persist it in /etc/sysctl.d if it was meant"
+    ]
+
+
+def test_it_says_nothing_of_sysctl_keys_one_side_does_not_know():
+    # A key no longer printed (a module not loaded yet), or no values kept before: no claim.
+    before = BootState(**{**BEFORE.__dict__, "sysctl": {"net.netfilter.nf_conntrack_max": "1"}})
+    assert verify(before, after(sysctl={"vm.swappiness": "60"})).warnings == []
+    assert verify(BEFORE, after(sysctl={"vm.swappiness": "60"})).warnings == []
+
+
+def test_it_names_at_most_ten_changed_sysctl_keys_and_counts_the_rest():
+    old = {f"net.key{n:02}": "1" for n in range(25)}
+    new = dict.fromkeys(old, "2")
+    warnings = verify(BootState(**{**BEFORE.__dict__, "sysctl": old}), after(sysctl=new)).warnings
+    assert len(warnings) == 11
+    assert warnings[0].startswith("net.key00 was 1 before the reboot and is 2 now")
+    assert warnings[-1] == "… and 15 more sysctl value(s) differ from before the reboot"
+
+
+def test_it_shortens_long_sysctl_values_in_its_warnings():
+    before = BootState(**{**BEFORE.__dict__, "sysctl": {"kernel.core_pattern": "|/x " + "a" * 300}})
+    (warning,) = verify(before, after(sysctl={"kernel.core_pattern": "core"})).warnings
+    assert len(warning) < 250
+    assert "is core now" in warning

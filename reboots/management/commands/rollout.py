@@ -9,7 +9,7 @@ without a Celery worker. Exit status: 0 completed, 1 completed with failures or 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from reboots import actions, runner
+from reboots import actions, runner, still_open
 from reboots.models import RebootAttempt, Rollout
 
 
@@ -86,6 +86,6 @@ class Command(BaseCommand):
             self.stderr.write(f"paused: {rollout.pause_reason}")
             raise SystemExit(2)
         if rollout.state == Rollout.State.RUNNING:
-            self.stderr.write(f"still running after --timeout: {rollout.waiting_reason}")
+            self.stderr.write(f"still running after --timeout: {still_open.summary(rollout)}")
             raise SystemExit(3)
         raise SystemExit(1)

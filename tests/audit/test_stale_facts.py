@@ -1,0 +1,104 @@
+"""The facts a failed probe section fed are kept from the previous audit, marked stale and why."""
+
+from pathlib import Path
+
+from fleet.audit import _apply_facts
+from fleet.facts import parse_probe
+from fleet.judge import Policy, judge
+from fleet.models import Host
+from fleet.parsers import split_sections
+
+PROBES = Path(__file__).resolve().parent.parent / "samples" / "probe"
+
+
+def probe_with(sample: str, **replaced: tuple[str, int]) -> str:
+    """A probe sample with some sections' text and exit status replaced."""
+    sections = split_sections((PROBES / f"{sample}.txt").read_text())
+    codes = dict(line.split() for line in sections.pop("exit-codes").splitlines())
+    for key, (text, status) in replaced.items():
+        name = key.replace("_", "-")
+        sections[name], codes[name] = text, str(status)
+    body = "".join(f"@@rebootable:{n}@@\n{t}" for n, t in sections.items())
+    return body + "@@rebootable:exit-codes@@\n" + "".join(f"{n} {c}\n" for n, c in codes.items())
+
+
+def audited(*outputs: str) -> Host:
+    """A host whose facts went through these probe outputs, audit after audit."""
+    host = Host(name="h", address="127.0.0.1")
+    for raw in outputs:
+        _apply_facts(host, parse_probe(raw))
+    return host
+
+
+def test_units_failing_while_unit_files_parse_keeps_the_running_services_as_they_were():
+    good = probe_with("debian12-stock")
+    host = audited(good, probe_with("debian12-stock", units=("", 1)))
+
+    before = parse_probe(good)["systemd"]
+    assert host.facts["systemd"] == before
+    assert host.facts["systemd"]["services"]["ssh.service"]["sub"] == "running"
+    assert "systemd" in host.facts["stale"]
+    assert host.facts["stale_why"]["systemd"] == (
+        "units failed: `systemctl list-units` exited 1 with no output"
+    )
+    assert host.systemd_state == "running"
+    # Stale facts raise nothing, and the failed section resolves nothing.
+    verdict = judge(host.facts, Policy())
+    assert not [f for f in verdict.findings if f["kind"] == "service-not-enabled"]
+    assert not verdict.may_resolve("service-not-enabled")
+
+
+def test_a_first_audit_has_nothing_to_keep_and_marks_nothing_stale():
+    host = audited(probe_with("debian12-stock", unit_files=("", 1)))
+    assert "stale" not in host.facts
+    assert host.facts["section_verdicts"]["unit-files"]["verdict"] == "failed"
+
+
+def test_a_fact_another_source_answers_is_not_kept_from_before():
+    """needrestart refused by sudo, the flag file read: reboot_required is this audit's."""
+    flagged = probe_with("ubuntu2204-livepatch")
+    # Now on the newest kernel, with no flag file: every source that answered says no.
+    refused = probe_with(
+        "ubuntu2204-livepatch",
+        needrestart=("", 126),
+        reboot_required=("", 1),
+        uname_r=("5.15.0-101-generic\n", 0),
+    )
+    host = audited(flagged, refused)
+    assert host.facts["section_verdicts"]["needrestart"]["verdict"] == "failed"
+    assert host.facts["reboot_required"] is False
+    assert "reboot_required" not in host.facts.get("stale", [])
+    assert "needrestart" in host.facts["stale"]  # its own fact: the services list
+
+
+def test_reboot_required_left_with_no_answer_keeps_the_previous_one_and_its_reasons():
+    flagged = probe_with("ubuntu2204-livepatch")
+    blind = probe_with(
+        "ubuntu2204-livepatch",
+        needrestart=("", 126),
+        reboot_required=("", 124),
+        kernels_dpkg=("", 2),
+        livepatch_canonical=("", 124),
+    )
+    host = audited(flagged, blind)
+    assert host.facts["reboot_required"] is True
+    assert host.facts["reboot_reasons"] == ["kernel-update", "reboot-required-file", "needrestart"]
+    assert {"reboot_required", "reboot_reasons"} <= set(host.facts["stale"])
+    assert (
+        "reboot-required failed: `cat /var/run/reboot-required` timed out"
+        in (host.facts["stale_why"]["reboot_reasons"])
+    )
+    assert host.reboot_required is True
+
+
+def test_a_boot_loader_that_could_not_be_read_is_not_replaced_by_a_guess():
+    """grubby and grub-editenv refused by sudo: "the newest kernel" would be a guess."""
+    good = probe_with("rocky9-kpatch-drift")
+    refused = probe_with(
+        "rocky9-kpatch-drift", default_kernel=("", 126), grub_default=("GRUB_DEFAULT=saved\n", 126)
+    )
+    assert parse_probe(refused)["default_boot_kernel_inferred"] is True
+    host = audited(good, refused)
+    assert host.default_kernel == parse_probe(good)["default_boot_kernel"]
+    assert "default_boot_kernel" in host.facts["stale"]
+    assert "sudo -n" in host.facts["stale_why"]["default_boot_kernel"]
