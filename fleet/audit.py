@@ -190,7 +190,8 @@ def audit_chunk(
     command_timeout: float | None = None,
     session: ssh.Session | None = None,
 ) -> AuditSummary:
-    """One chunk: mark running, probe in parallel, persist in bulk, mark idle."""
+    """One chunk: mark running, probe in parallel, store the results in bulk batches as they
+    arrive (each batch's hosts idle again once stored)."""
     hosts = list(auditable(host_ids).prefetch_related("groups"))
     if not hosts:
         return AuditSummary()
@@ -207,18 +208,20 @@ def audit_chunk(
                 continue
             jobs.append(collector.Job(host.pk, target))
         t0 = time.monotonic()
-        results = early + collector.collect(
-            jobs,
-            concurrency=concurrency,
-            connect_timeout=connect_timeout,
-            command_timeout=command_timeout,
-            session=session,
-        )
-        collect_seconds = time.monotonic() - t0
-        t1 = time.monotonic()
-        summary = persist(hosts, results, source=Audit.Source.SSH)
-        summary.persist_seconds = [time.monotonic() - t1]
-        summary.collect_seconds = collect_seconds
+        if session is not None:  # one host, probed over its caller's connection
+            results = early + collector.collect(
+                jobs,
+                connect_timeout=connect_timeout,
+                command_timeout=command_timeout,
+                session=session,
+            )
+            summary = AuditSummary()
+            _store(summary, hosts, results)
+        else:
+            summary = _collect_and_store(
+                hosts, jobs, early, concurrency, connect_timeout, command_timeout
+            )
+        summary.collect_seconds = time.monotonic() - t0 - sum(summary.persist_seconds)
         return summary
     finally:
         # Even if persistence failed, no host may stay "running" forever; a host queued again
@@ -226,6 +229,51 @@ def audit_chunk(
         Host.objects.filter(
             pk__in=[h.pk for h in hosts], audit_status=Host.AuditStatus.RUNNING
         ).update(audit_status=Host.AuditStatus.IDLE)
+
+
+# Results are stored in groups of this many as they arrive (or fewer, once the pool has had
+# STORE_LINGER seconds without filling one), overlapping storage with collection.
+STORE_BATCH = 25
+STORE_LINGER = 0.5
+
+
+def _collect_and_store(
+    hosts: list[Host],
+    jobs: list[collector.Job],
+    early: list[collector.Collected],
+    concurrency: int | None,
+    connect_timeout: float | None,
+    command_timeout: float | None,
+) -> AuditSummary:
+    """Probe the chunk and store its results batch by batch while the rest are probed: a hung
+    host (waiting out its connect or command timeout) holds back only its own result, and the
+    hosts that answered show their new facts at once."""
+    summary = AuditSummary()
+    if early:
+        _store(summary, hosts, early)
+    for batch in collector.batches(
+        jobs,
+        size=STORE_BATCH,
+        linger=STORE_LINGER,
+        concurrency=concurrency,
+        connect_timeout=connect_timeout,
+        command_timeout=command_timeout,
+    ):
+        _store(summary, hosts, batch)
+    return summary
+
+
+def _store(
+    summary: AuditSummary, hosts: list[Host], results: Sequence[collector.Collected]
+) -> None:
+    by_id = {h.pk: h for h in hosts}
+    started = time.monotonic()
+    stored = persist([by_id[r.host_id] for r in results], results, source=Audit.Source.SSH)
+    stored.persist_seconds = [time.monotonic() - started]
+    summary.merge(stored)
+    Host.objects.filter(
+        pk__in=[r.host_id for r in results], audit_status=Host.AuditStatus.RUNNING
+    ).update(audit_status=Host.AuditStatus.IDLE)
 
 
 # --- persistence ------------------------------------------------------------------------------

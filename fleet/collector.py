@@ -9,8 +9,9 @@ persistence judges the facts (`fleet/judge.py`) and stores them.
 from __future__ import annotations
 
 import logging
+import queue
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,7 +126,6 @@ def collect(
     command_timeout: float | None = None,
     max_output: int | None = None,
     measure_cpu: bool = False,
-    on_result: Callable[[Collected], None] | None = None,
     session: ssh.Session | None = None,
 ) -> list[Collected]:
     """Probe every job's host with at most `concurrency` in flight; results in job order.
@@ -137,25 +137,78 @@ def collect(
     if not jobs:
         return []
     command = probe_command()
-    options = {
+    options = _options(connect_timeout, command_timeout, max_output)
+    if session is not None:
+        if len(jobs) != 1:
+            raise ValueError("a session carries one host's probe")
+        return [collect_one(jobs[0], command, options, measure_cpu, session)]
+    workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        futures = [pool.submit(collect_one, job, command, options, measure_cpu) for job in jobs]
+        return [future.result() for future in futures]  # collect_one never raises
+
+
+def batches(
+    jobs: Iterable[Job],
+    *,
+    size: int,
+    linger: float = 0.5,
+    concurrency: int | None = None,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+    max_output: int | None = None,
+) -> Iterator[list[Collected]]:
+    """Probe every job's host like `collect`, handing results over as they arrive: in lists of
+    up to `size`, or fewer once `linger` seconds pass without the list filling.
+
+    The caller stores each list while the pool goes on probing, so a slow or hung host delays
+    only its own result, never its chunk's, and at most `size` results wait in memory. Order
+    is arrival order.
+    """
+    jobs = list(jobs)
+    if not jobs:
+        return
+    command = probe_command()
+    options = _options(connect_timeout, command_timeout, max_output)
+    arrived: queue.SimpleQueue[Collected] = queue.SimpleQueue()
+
+    def probe(job: Job) -> None:
+        try:
+            result = collect_one(job, command, options)
+        except BaseException as exc:  # every job must hand in exactly one result
+            result = Collected(
+                host_id=job.host_id,
+                started_at=timezone.now(),
+                error=ssh.SSHError(f"{job.target.label}: unexpected error: {exc!r}"),
+            )
+        arrived.put(result)
+
+    workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    try:
+        for job in jobs:
+            pool.submit(probe, job)
+        left = len(jobs)
+        while left:
+            batch = [arrived.get()]
+            deadline = time.monotonic() + linger
+            while len(batch) < min(size, left):
+                try:
+                    batch.append(arrived.get(timeout=max(deadline - time.monotonic(), 0)))
+                except queue.Empty:
+                    break
+            left -= len(batch)
+            yield batch
+    finally:
+        # A caller that stops early (its storage failed) leaves no probe queued behind it.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _options(
+    connect_timeout: float | None, command_timeout: float | None, max_output: int | None
+) -> dict:
+    return {
         "connect_timeout": connect_timeout,
         "command_timeout": command_timeout,
         "max_output": max_output,
     }
-    if session is not None:
-        if len(jobs) != 1:
-            raise ValueError("a session carries one host's probe")
-        item = collect_one(jobs[0], command, options, measure_cpu, session)
-        if on_result is not None:
-            on_result(item)
-        return [item]
-    workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        futures = [pool.submit(collect_one, job, command, options, measure_cpu) for job in jobs]
-        results = []
-        for future in futures:
-            item = future.result()  # collect_one never raises
-            if on_result is not None:
-                on_result(item)
-            results.append(item)
-    return results
