@@ -21,6 +21,8 @@ from lab.hoststate import HostState
 
 SECTION_RE = re.compile(r"@@rebootable:([a-z0-9-]+)@@")
 PROBE_VERSION = "1"
+# The shipped script prints its version as `_rb_out=<n>;` right after this section's marker.
+VERSION_RE = re.compile(r"@@rebootable:probe-version@@'\s*_rb_out=(\d+);")
 
 Output = tuple[str, int]
 Renderer = Callable[[HostState, Distro, float], Output]
@@ -107,13 +109,27 @@ def render_section(state: HostState, name: str, now: float | None = None) -> Out
     return renderer(state, get_distro(state.distro), now)
 
 
-def _as_captured(state: HostState, name: str, text: str, status: int) -> Output:
+def script_version(script: str) -> str:
+    """The protocol version a shipped probe script prints, or v1's for any other script."""
+    found = VERSION_RE.search(script)
+    return found.group(1) if found else PROBE_VERSION
+
+
+def _as_captured(
+    state: HostState, name: str, text: str, status: int, version: str = PROBE_VERSION
+) -> Output:
     """What the shipped probe script (fleet/probe_script.py) makes of a section: it captures
     each command with $(…), so trailing newlines collapse to one and an empty answer prints
-    nothing; a few sections are written differently there."""
+    nothing; a few sections are written differently there. From v2 on, sysctl-persisted
+    leaves out comments and sysctl-runtime holds only the keys the audit keeps."""
     distro = get_distro(state.distro)
+    v2 = int(version) >= 2
     if name == "sysctl-persisted":
-        text = sysctl.render_persisted_with_paths(state, distro)
+        text = sysctl.render_persisted_with_paths(state, distro, comments=not v2)
+    elif name == "sysctl-runtime" and v2:
+        text = sysctl.render_sysctl_watched(state, distro)
+    elif name == "probe-version":
+        text = version + "\n"
     elif name == "vmlinuz-link":
         # Only paths that are symlinks get resolved: `[ -L "$f" ] && readlink -f "$f"`.
         text = "".join(line + "\n" for line in text.splitlines() if line not in _NOT_LINKS)
@@ -134,6 +150,7 @@ def render_probe(state: HostState, script: str, now: float | None = None) -> str
     now = time.time() if now is None else now
     names = requested_sections(script)
     captured = "_rb_end" in script
+    version = script_version(script)
     parts: list[str] = []
     statuses: list[tuple[str, int]] = []
     for name in names:
@@ -141,7 +158,7 @@ def render_probe(state: HostState, script: str, now: float | None = None) -> str
             continue
         text, status = render_section(state, name, now)
         if captured:
-            text, status = _as_captured(state, name, text, status)
+            text, status = _as_captured(state, name, text, status, version)
         text, status = _section_faults(state, name, text, status)
         parts.append(f"@@rebootable:{name}@@\n{text}")
         statuses.append((name, status))

@@ -14,6 +14,7 @@ import uuid
 from functools import cache
 from pathlib import Path
 
+from fleet.sysctl_watch import TUNABLES
 from lab.distros import Distro
 from lab.hoststate import HostState
 
@@ -213,17 +214,47 @@ def render_persisted(state: HostState, distro: Distro) -> str:
     return "".join(text for _path, text in host_files(state, distro))
 
 
-def render_persisted_with_paths(state: HostState, distro: Distro) -> str:
+def render_persisted_with_paths(state: HostState, distro: Distro, *, comments: bool = True) -> str:
     """The shipped probe's loop: `#@file <path>`, the file, a blank line, for each file of
     /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d, /lib/sysctl.d
-    (the same files again where /lib links to /usr/lib) and /etc/sysctl.conf last."""
+    (the same files again where /lib links to /usr/lib) and /etc/sysctl.conf last. The v2
+    probe prints no comment or blank lines of the files (`comments=False`)."""
     files = host_files(state, distro)
     etc_conf = files[0]
     etc_d = [f for f in files[1:] if f[0].startswith("/etc/")]
     usr = [f for f in files[1:] if f[0].startswith("/usr/lib/")]
     lib = [("/lib/" + p.removeprefix("/usr/lib/"), t) for p, t in usr] if _usrmerged(distro) else []
     ordered = [*etc_d, *usr, *lib, etc_conf]
+    if not comments:
+        ordered = [(path, _without_comments(text)) for path, text in ordered]
     return "".join(f"#@file {path}\n{text}\n" for path, text in ordered)
+
+
+def _without_comments(text: str) -> str:
+    kept = [line for line in text.splitlines() if line.strip() and line.strip()[0] not in "#;"]
+    return "".join(line + "\n" for line in kept)
+
+
+def watched_keys(state: HostState, distro: Distro, runtime: dict[str, str]) -> list[str]:
+    """The keys the v2 probe asks `sysctl` for, in its order: the watched tunables, then each
+    key a file's assignment names (a glob expanded over the runtime keys), once each, if the
+    kernel has it. A bare `-key` line assigns nothing and names no key."""
+    names = list(TUNABLES)
+    for _path, text in host_files(state, distro):
+        for key, value in _assignments(text):
+            if value is not None:
+                names.append(key.lstrip("-"))
+    found: list[str] = []
+    for name in names:
+        matches = fnmatch.filter(sorted(runtime), name) if "*" in name else [name]
+        found += [m for m in matches if m in runtime and m not in found]
+    return found
+
+
+def render_sysctl_watched(state: HostState, distro: Distro) -> str:
+    """`sysctl KEY…` of the v2 probe: the watched keys, in the order it names them."""
+    values = runtime_values(state, distro)
+    return "".join(f"{k} = {values[k]}\n" for k in watched_keys(state, distro, values))
 
 
 def _usrmerged(distro: Distro) -> bool:

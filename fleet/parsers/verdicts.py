@@ -73,7 +73,7 @@ COMMANDS: dict[str, str] = {
     "fstab": "cat /etc/fstab",
     "mounts": "cat /proc/self/mounts",
     "sysctl-persisted": "cat /etc/sysctl.d/*.conf",
-    "sysctl-runtime": "sysctl -a",
+    "sysctl-runtime": "sysctl <keys>",
     "probe-version": "echo 1",
     "grub-default": "grub-editenv list",
     "vmlinuz-link": "readlink -f /vmlinuz",
@@ -92,7 +92,7 @@ READ_ANY_STATUS: dict[str, str] = {
     "needs-restarting": "needs-restarting -r exits 1 when a reboot is needed",
     "livepatch-canonical": "the client exits non-zero when it is not enabled or the kernel is "
     "not covered, and says so",
-    "sysctl-runtime": "sysctl -a exits non-zero when some keys cannot be read (not root); "
+    "sysctl-runtime": "sysctl exits non-zero when some keys cannot be read (not root); "
     "the others were read",
     "boot-files": "ls exits 1 for entries it could not read and lists the others",
     "modules-dirs": "ls exits 1 for entries it could not read and lists the others",

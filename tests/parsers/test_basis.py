@@ -129,7 +129,7 @@ def test_sysctl_is_not_judged_without_an_init_even_when_keys_differ():
 
 def test_sysctl_unknown_when_sysctl_failed_or_the_drift_was_not_computed():
     broken = facts({"sysctl-runtime": failed("sysctl exited 255 with no output")})
-    assert basis.sysctl(broken).why == "`sysctl -a` failed: sysctl exited 255 with no output"
+    assert basis.sysctl(broken).why == "`sysctl <keys>` failed: sysctl exited 255 with no output"
     budget = "too many or too long glob assignments to apply: sysctl drift not computed"
     found = basis.sysctl(facts(errors=[{"section": "sysctl-persisted", "message": budget}]))
     assert not found.known and found.why == budget
