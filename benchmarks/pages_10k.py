@@ -79,6 +79,30 @@ def fill(count: int) -> None:
     )
 
 
+def fill_boots() -> None:
+    """A boot history for the Reports page: a boot every 30 days over 400 days, per host (once)."""
+    from django.utils import timezone
+
+    from fleet.models import BootRecord, Host
+
+    if BootRecord.objects.exists():
+        return
+    now = timezone.now()
+    BootRecord.objects.bulk_create(
+        (
+            BootRecord(
+                host_id=pk,
+                boot_id=f"b{back}",
+                booted_at=now - timedelta(days=i % 60 + 30 * back),
+                first_seen=now - timedelta(days=i % 60 + 30 * back),
+            )
+            for i, pk in enumerate(Host.objects.order_by("pk").values_list("pk", flat=True))
+            for back in range(14)
+        ),
+        batch_size=5000,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
@@ -98,6 +122,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     fill(args.hosts)
+    fill_boots()
     user, _ = get_user_model().objects.get_or_create(username="bench-viewer")
     user.groups.add(Group.objects.get(name="viewer"))
     client = Client()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "cadence",
     "api",
     "lab",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -437,6 +439,12 @@ CELERY_BEAT_SCHEDULE = {
     "retention-prune": {
         "task": "core.tasks.prune",
         "schedule": 24 * 3600.0,
+        "options": {"expires": 23 * 3600.0},
+    },
+    # The Reports history (reports/rollup.py): yesterday's compliance, once it has ended (UTC).
+    "reports-rollup": {
+        "task": "reports.tasks.rollup",
+        "schedule": crontab(hour=0, minute=10),
         "options": {"expires": 23 * 3600.0},
     },
 }

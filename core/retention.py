@@ -10,7 +10,8 @@ What goes, once older than its setting (0 keeps that kind forever):
   SET_NULL, applied by one UPDATE, which the append-only `Event.save` does not see;
 - boot records last seen before the cutoff (RETENTION_BOOT_DAYS), except each host's current
   boot. A boot last seen before the cutoff was replaced before it, so the compliance reports can
-  still tell which boot was running at any moment inside the retention window;
+  still tell which boot was running at any moment inside the retention window; the Reports'
+  daily compliance rollup (reports.ComplianceDay) of days before the cutoff goes with them;
 - notifications sent or given up (RETENTION_NOTIFICATION_DAYS); pending ones never.
 
 Raw probe output needs no rule: ProbeOutput is one row per host, replaced by every probe and

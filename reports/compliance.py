@@ -19,11 +19,9 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     Max,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -71,15 +69,16 @@ def uptime_limits(now: datetime | None = None) -> Limits:
 
 
 def _hosts_at(at: datetime, limits: Limits) -> tuple[QuerySet, Q, Q]:
-    """Hosts with aliases saying, at `at`, whether a boot is known and whether it is recent."""
-    boots = BootRecord.objects.filter(host=OuterRef("pk"), booted_at__lte=at)
-    aliases = {"uptime_limit": limits.limit_days(), "boot_known": Exists(boots)}
+    """Hosts with their limit, and the conditions, at `at`: a boot is known (one at or before
+    `at`) and it is recent (one in the limit's window before `at`: then the latest is too)."""
+    # Boots as plain `host_id IN (…)` sets: PostgreSQL reads each once and hashes it, where a
+    # per-host EXISTS ran for every host (and its estimate made PostgreSQL JIT-compile the query).
+    boots = BootRecord.objects.filter(booted_at__lte=at).values("host_id")
     compliant = Q()
     for days in sorted({limits.base_days, *(days for days, _ in limits.classes)}):
-        alias = f"booted_within_{days}"
-        aliases[alias] = Exists(boots.filter(booted_at__gt=at - timedelta(days=days)))
-        compliant |= Q(uptime_limit=days, **{alias: True})
-    return Host.objects.alias(**aliases), Q(boot_known=True), compliant
+        recent = boots.filter(booted_at__gt=at - timedelta(days=days))
+        compliant |= Q(uptime_limit=days, pk__in=recent)
+    return Host.objects.alias(uptime_limit=limits.limit_days()), Q(pk__in=boots), compliant
 
 
 def compliance_at(
@@ -101,13 +100,26 @@ def week_points(now: datetime, weeks: int) -> list[datetime]:
     return [now - timedelta(weeks=back) for back in range(weeks, -1, -1)]
 
 
+Judged = tuple[CompliancePoint, dict[str, CompliancePoint]]  # compliance_at's answer
+
+
 def compliance_over_time(points: list[datetime]) -> list[ComplianceSeries]:
-    """ "All hosts" first, then one series per group (by name), then hosts in no group."""
+    """ "All hosts" first, then one series per group (by name), then hosts in no group, every
+    point computed live (the Reports page reads past days from reports.rollup instead)."""
     limits = uptime_limits(points[-1])  # points end now: today's limits judge them all
+    return series_of(points, [compliance_at(at, limits) for at in points])
+
+
+def series_of(points: list[datetime], judged: list[Judged | None]) -> list[ComplianceSeries]:
+    """The series of `points` from each point's compliance_at answer (None: not known yet, a
+    gap)."""
     overall: list[CompliancePoint] = []
     groups: dict[str, list[CompliancePoint]] = {}
-    for at in points:
-        everyone, per_group = compliance_at(at, limits)
+    for at, answer in zip(points, judged, strict=True):
+        if answer is None:
+            overall.append(CompliancePoint(at, 0, 0))
+            continue
+        everyone, per_group = answer
         overall.append(everyone)
         for name, point in per_group.items():
             groups.setdefault(name, []).append(point)

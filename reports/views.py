@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from core.views import viewer_required
-from reports import charts, compliance, service
+from reports import charts, compliance, rollup, service
 
 WEEK_CHOICES = [(4, "4 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
 DEFAULT_WEEKS = 12
@@ -25,8 +25,8 @@ class ReportForm(forms.Form):
 
 
 def _compliance_context(now, weeks: int) -> dict:
-    points = compliance.week_points(now, weeks)
-    series = compliance.compliance_over_time(points)
+    history = rollup.history(now, weeks)  # past weeks from the daily rollup, now live
+    points, series = history.points, history.series
     overall, groups = series[0], series[1:]
     worst = sorted(
         (s for s in groups if s.latest.share is not None), key=lambda s: (s.latest.share, s.name)
@@ -47,7 +47,12 @@ def _compliance_context(now, weeks: int) -> dict:
         }
         for s in series
     ]
-    return {"compliance_chart": chart, "compliance_table": table, "points": points}
+    return {
+        "compliance_chart": chart,
+        "compliance_table": table,
+        "points": points,
+        "compliance_pending": history.pending,
+    }
 
 
 def _rollouts_context(now, weeks: int) -> dict:
