@@ -44,10 +44,12 @@ def rss_mb() -> float:
     return 0.0
 
 
-def start_lab(workdir: Path, hosts: int, seed: int, env: dict) -> tuple[subprocess.Popen, Path]:
+def start_lab(
+    workdir: Path, hosts: int, seed: int, env: dict, base_address: str = "127.40.0.0"
+) -> tuple[subprocess.Popen, Path]:
     state_dir = workdir / "lab"
     cmd = [sys.executable, str(ROOT / "manage.py"), "lab", "serve", "--hosts", str(hosts)]
-    cmd += ["--seed", str(seed), "--state-dir", str(state_dir), "--base-address", "127.40.0.0"]
+    cmd += ["--seed", str(seed), "--state-dir", str(state_dir), "--base-address", base_address]
     log = (workdir / "lab.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
     deadline = time.monotonic() + 600
