@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -241,42 +241,78 @@ class KnownHostsEntry:
 class _EntryIndex:
     """Entries by the names they list, so an import costs one lookup per host (not hosts ×
     entries). Hashed entries each carry their own salt: they cannot be indexed, only tried,
-    so they are decoded once, tried only for hosts no plain entry names, and dropped once
-    they matched (an entry names one host)."""
+    so they are decoded once and tried only against hosts no plain entry names; an entry
+    belongs to the first such host (by name) that it names."""
 
     def __init__(self, entries: list[KnownHostsEntry]):
         self.plain: dict[str, list[KnownHostsEntry]] = {}
-        self.hashed: dict[int, tuple[KnownHostsEntry, list[tuple[bytes, bytes]]]] = {}
+        hashed: dict[int, tuple[KnownHostsEntry, list[tuple[bytes, bytes]]]] = {}
         for entry in entries:
             for pattern in entry.patterns:
                 if pattern.startswith("|1|"):
                     decoded = _decode_hashed(pattern)
                     if decoded is not None:
-                        self.hashed.setdefault(entry.line, (entry, []))[1].append(decoded)
+                        hashed.setdefault(entry.line, (entry, []))[1].append(decoded)
                 else:
                     self.plain.setdefault(pattern.lower(), []).append(entry)
+        self.hashed = list(hashed.values())
 
-    def find(self, host: Host) -> list[KnownHostsEntry]:
-        found: dict[int, KnownHostsEntry] = {}
-        candidates = []
-        for name in (host.address, host.name):
-            candidates.append(f"[{name}]:{host.port}")
-            if host.port == 22:
-                candidates.append(name)
-        for key in candidates:
-            for entry in self.plain.get(key.lower(), ()):
-                found[entry.line] = entry
-        if not found and self.hashed:
-            names = [c.encode() for c in candidates]
-            for line, (entry, pairs) in list(self.hashed.items()):
-                if any(
-                    hmac.digest(salt, name, "sha1") == digest
-                    for salt, digest in pairs
-                    for name in names
-                ):
-                    found[line] = entry
-                    del self.hashed[line]
-        return [found[line] for line in sorted(found)]
+    def find_all(self, hosts: list[Host]) -> dict[int, list[KnownHostsEntry]]:
+        """{host pk: its entries in file order} for the hosts (in name order) any entry names."""
+        found: dict[int, dict[int, KnownHostsEntry]] = {}
+        unnamed = []
+        for host in hosts:
+            plain = {
+                entry.line: entry
+                for key in _candidates(host)
+                for entry in self.plain.get(key.lower(), ())
+            }
+            if plain:
+                found[host.pk] = plain
+            else:
+                unnamed.append(host)
+        if self.hashed and unnamed:
+            for pk, entry in self._hashed_owners(unnamed):
+                found.setdefault(pk, {})[entry.line] = entry
+        return {pk: [entries[line] for line in sorted(entries)] for pk, entries in found.items()}
+
+    def _hashed_owners(self, hosts: list[Host]) -> Iterator[tuple[int, KnownHostsEntry]]:
+        """(host pk, entry) for each hashed entry naming one of these hosts (the first by name).
+
+        Each entry's digest is tried against the hosts' names until one matches, starting at
+        the name the previous entry matched (a host's next key, else the next host): a file
+        written host by host in inventory order (ssh-keyscan over the inventory) then costs
+        about one HMAC per entry instead of hosts × entries; in any other order it costs what
+        trying every name costs.
+        """
+        owners: dict[bytes, int] = {}  # a candidate name -> the first host (by name) it names
+        for position, host in enumerate(hosts):
+            for name in _candidates(host):
+                owners.setdefault(name.encode(), position)
+        names = list(owners)
+        digest_of, count, start = hmac.digest, len(names), 0
+        for entry, pairs in self.hashed:
+            owner = None
+            for salt, digest in pairs:
+                for step in range(count):
+                    at = (start + step) % count
+                    if digest_of(salt, names[at], "sha1") == digest:
+                        start = at
+                        position = owners[names[at]]
+                        owner = position if owner is None else min(owner, position)
+                        break
+            if owner is not None:
+                yield hosts[owner].pk, entry
+
+
+def _candidates(host: Host) -> list[str]:
+    """The names known_hosts may list a host under: its address and name, with the port."""
+    found = []
+    for name in (host.address, host.name):
+        found.append(f"[{name}]:{host.port}")
+        if host.port == 22:
+            found.append(name)
+    return found
 
 
 def _decode_hashed(pattern: str) -> tuple[bytes, bytes] | None:
@@ -339,13 +375,15 @@ def import_known_hosts(text: str, *, user=None, replace: bool = False) -> KnownH
     """
     entries, notes = parse_known_hosts(text)
     report = KnownHostsImport(notes=notes)
-    lookup = _EntryIndex(entries)
-    hosts = Host.objects.order_by("name").only(
-        "pk", "name", "address", "port", "host_key_type", "host_key", "host_key_state"
+    hosts = list(
+        Host.objects.order_by("name").only(
+            "pk", "name", "address", "port", "host_key_type", "host_key", "host_key_state"
+        )
     )
+    named = _EntryIndex(entries).find_all(hosts)
     to_pin: list[tuple[Host, KnownHostsEntry]] = []
     for host in hosts:
-        found = lookup.find(host)
+        found = named.get(host.pk)
         if not found:
             continue
         entry = min(found, key=lambda e: _preference(e.key_type))
@@ -373,9 +411,6 @@ def _pin_many(pins: list[tuple[Host, KnownHostsEntry]], user) -> None:
     now = timezone.now()
     events = []
     for host, entry in pins:
-        host.host_key_type, host.host_key = entry.key_type, entry.key
-        host.host_key_state = Host.KeyState.PINNED
-        host.offered_key_type, host.offered_key, host.key_offered_at = "", "", None
         fp = _fingerprint(entry.key_type, entry.key)
         source = f"known_hosts line {entry.line}"
         events.append(
@@ -388,22 +423,40 @@ def _pin_many(pins: list[tuple[Host, KnownHostsEntry]], user) -> None:
                 data={"key_type": entry.key_type, "fingerprint": fp, "source": source},
             )
         )
-    hosts = [host for host, _ in pins]
     with transaction.atomic():
-        # Only the key differs per host (a CASE per row is what costs); the rest is one UPDATE.
-        Host.objects.bulk_update(hosts, ["host_key_type", "host_key"], batch_size=1000)
-        for start in range(0, len(hosts), 1000):
-            ids = [h.pk for h in hosts[start : start + 1000]]
-            Host.objects.filter(pk__in=ids).update(
-                host_key_state=Host.KeyState.PINNED,
-                offered_key_type="",
-                offered_key="",
-                key_offered_at=None,
-            )
+        for start in range(0, len(pins), PIN_BATCH):
+            batch = pins[start : start + PIN_BATCH]
+            _write_pins([(host.pk, entry.key_type, entry.key) for host, entry in batch])
             Finding.objects.filter(
-                host_id__in=ids, kind=HOST_KEY_CHANGED, resolved_at__isnull=True
+                host_id__in=[host.pk for host, _ in batch],
+                kind=HOST_KEY_CHANGED,
+                resolved_at__isnull=True,
             ).update(resolved_at=now)
         record_many(events)
+
+
+PIN_BATCH = 1000
+
+
+def _write_pins(keys: list[tuple[int, str, str]]) -> None:
+    """Pin (host id, key type, key) rows in one UPDATE … FROM (VALUES …).
+
+    Each host has its own key: Django's bulk_update writes that as a CASE per row and field,
+    which Django takes most of a 10,000-host import to build. A VALUES list joined on the id
+    is one plain statement (PostgreSQL, and SQLite since 3.33; both name its columns
+    column1, column2, …).
+    """
+    quote = connection.ops.quote_name
+    table = quote(Host._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s)"] * len(keys))
+    sql = (
+        f"UPDATE {table} SET {quote('host_key_type')} = v.column2, {quote('host_key')} = "
+        f"v.column3, {quote('host_key_state')} = %s, {quote('offered_key_type')} = '', "
+        f"{quote('offered_key')} = '', {quote('key_offered_at')} = NULL "
+        f"FROM (VALUES {rows}) AS v WHERE {table}.{quote(Host._meta.pk.column)} = v.column1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Host.KeyState.PINNED.value, *(v for row in keys for v in row)])
 
 
 def pin_key(host: Host, key_type: str, key_b64: str, *, user=None, source: str = "") -> None:

@@ -254,3 +254,43 @@ def test_it_imports_known_hosts_in_queries_that_do_not_grow_with_the_fleet(
     assert len(report.pinned) == count
     assert Host.objects.filter(host_key_state=Host.KeyState.PINNED).count() == count
     assert Event.objects.filter(verb="host-key.pinned").count() == count
+
+
+def _hashed(tmp_path: Path, text: str) -> list[str]:
+    """`text` hashed by the real ssh-keygen -H, one line per entry."""
+    known = tmp_path / "hashed_known_hosts"
+    known.write_text(text)
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
+    return [line for line in known.read_text().splitlines() if line.startswith("|1|")]
+
+
+def test_it_finds_hashed_entries_in_any_order_and_gives_each_to_the_first_host_by_name(
+    tmp_path, keys, hosts
+):
+    rsa = _keygen(tmp_path, "rsa", "rsa")
+    factories.host("web0-alias", address="10.0.0.1")  # the same address as web1, first by name
+    lines = _hashed(
+        tmp_path,
+        _line("[10.0.0.2]:2222", keys["web2"])
+        + _line("db1.example", rsa)
+        + _line("10.0.0.1", keys["web1"])
+        + _line("db1.example", keys["db1"]),
+    )
+    assert len(lines) == 4
+    # Reversed: no entry sits where the previous one matched (the search starts there).
+    report = hostkeys.import_known_hosts("\n".join(reversed(lines)) + "\n")
+
+    assert sorted(report.pinned) == ["db1.example", "web0-alias", "web2"]
+    pinned = {h.name: (h.host_key_type, h.host_key) for h in Host.objects.all()}
+    assert pinned["web0-alias"] == keys["web1"]
+    assert pinned["web1"] == ("", "")  # the entry went to the first host naming it
+    assert pinned["web2"] == keys["web2"]
+    assert pinned["db1.example"] == keys["db1"]  # ed25519 preferred over the rsa entry
+
+
+def test_it_tries_hashed_entries_only_for_hosts_no_plain_entry_names(tmp_path, keys, hosts):
+    hashed = _hashed(tmp_path, _line("10.0.0.1", keys["other"]))
+    report = hostkeys.import_known_hosts(_line("web1", keys["web1"]) + hashed[0] + "\n")
+    assert report.pinned == ["web1"]
+    hosts["web1"].refresh_from_db()
+    assert hosts["web1"].host_key == keys["web1"][1]
