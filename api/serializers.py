@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import Event
-from fleet import basis
+from fleet import basis, drift
 from fleet.models import BootRecord, Finding, Host, RedundancyGroup
 from reboots import service
 from reboots.models import RebootAttempt, Rollout, Wave
@@ -299,7 +299,7 @@ class HostDetailSerializer(HostSerializer):
     @extend_schema_field(BasisSerializer)
     def get_basis(self, host: Host) -> dict:
         not_coming_back = host.findings.filter(
-            kind="service-not-enabled", resolved_at__isnull=True
+            kind__in=drift.NOT_STARTED_AT_BOOT_KINDS, resolved_at__isnull=True
         ).count()
         facts = basis.with_reboot_required(host.facts or {}, host.reboot_required)
         return basis.as_json(facts, not_coming_back=not_coming_back)

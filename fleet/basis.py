@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fleet import drift
 from fleet.parsers import verdicts
 
 Facts = Mapping[str, Any]
@@ -36,7 +37,7 @@ TOPICS = (SERVICES, FAILED_UNITS, SYSCTL, MOUNTS, REBOOT, KERNEL_FILES, LIVEPATC
 # The probe sections each topic is read from, and the top-level fact that carries its answer
 # (the one `facts["stale"]` names when an audit kept it from an earlier one).
 SECTIONS: dict[str, tuple[str, ...]] = {
-    SERVICES: ("unit-files", "units"),
+    SERVICES: drift.FINDING_SECTIONS["service-not-enabled"],
     FAILED_UNITS: ("failed-units",),
     SYSCTL: ("sysctl-persisted", "sysctl-runtime"),
     MOUNTS: ("fstab", "mounts"),
@@ -76,9 +77,13 @@ _ANSWER_PATHS: dict[str, tuple[Path, ...]] = {
 }
 
 NOT_PID1 = "systemd is not running as PID 1 (`systemctl is-system-running` says offline)"
-SYSCTL_OFFLINE = "sysctl drift is not judged where no init applies sysctl.d (systemd offline)"
+SYSCTL_OFFLINE = (
+    "sysctl drift is not judged where systemd is not running (a container or chroot, where "
+    "nothing may apply sysctl.d at start); the probe cannot tell"
+)
 FSTAB_EMPTY = (
-    "fstab has no entries: this host mounts through systemd units or its container runtime"
+    "fstab has no entries: not judged (a host may mount through systemd units or its container "
+    "runtime, or its fstab was emptied); the probe cannot tell"
 )
 NOT_AUDITED = "no audit has described this host yet"
 AS_OF = "as of the last good audit"
@@ -311,7 +316,10 @@ def _no_source_why(facts: Facts) -> str:
     missing = []
     if kernel_source(facts) != "packages":
         missing.append("no kernel packages to compare the running kernel with")
-    missing.append("/var/run/reboot-required is not this distribution's mechanism")
+    flag = "/var/run/reboot-required is not this distribution's mechanism"
+    # On a Debian-like host too: no package of a kernel the platform supplies writes the flag.
+    platform = kernel_source(facts) == "platform"
+    missing.append(flag + (", nor a platform kernel's" if platform else ""))
     tools = [n for n in ("needrestart", "needs-restarting") if section(facts, n)[0] == "absent"]
     if tools:
         missing.append(

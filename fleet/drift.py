@@ -81,6 +81,10 @@ FINDING_SECTIONS: dict[str, tuple[str, ...]] = {
     "needrestart-services": ("needrestart",),
 }
 
+# The kinds that say "running now, will not come back after a reboot": one list for the host
+# page's "Services that will not come back", the API's count, and verification's expectations.
+NOT_STARTED_AT_BOOT_KINDS = ("service-not-enabled", "unit-masked-or-runtime")
+
 # Unit-file states that bring the unit up at every boot, or where boot-time starting is not
 # ours to judge: static units are pulled in by others, indirect ones via Also=, generated ones
 # come from generators at every boot. Not "transient" (systemd-run: its unit file lives in

@@ -34,8 +34,8 @@ findings DESIGN.md lists with them are judged apart, against the host's limits
   modules: a hypervisor, container host or OS image supplies it), else null (unknown).
 - `unit_file_states`: every service unit file and its state (templates included).
 - `sysctl_runtime`: `{key: runtime value}` of the sysctl keys worth comparing across a reboot
-  (`fleet/sysctl_watch.py`: common tunables and the keys sysctl.d files set); empty when
-  `sysctl -a` was not read.
+  (`fleet/sysctl_watch.py`: common tunables no sysctl.d file sets); empty when `sysctl -a` was
+  not read.
 - `socket_activated`, `timer_activated`: services started by sockets and timers.
 - `sections_cut`: sections longer than their cap in `SECTION_CAPS`. Each is failed (a cut list
   would make "X is missing" findings up) and an entry in `errors`.
@@ -517,6 +517,13 @@ def _livepatch(facts: dict[str, Any], probe: _Probe) -> None:
         patches = [{"name": p["name"], "enabled": p["enabled"]} for p in sys_patches]
         state = "applied" if any(p["enabled"] for p in patches) else "disabled"
         facts["livepatch"] = {"provider": "kernel-livepatch", "state": state, "patches": patches}
+        return
+    if any(probe.failed(name) for name in LIVEPATCH_SECTIONS):
+        # A tool that could have named a provider failed: "none" is not known, only unknown.
+        facts["livepatch"] = {"provider": None, "state": "unknown", "patches": []}
+
+
+LIVEPATCH_SECTIONS = ("livepatch-canonical", "kpatch", "ksplice", "sys-livepatch")
 
 
 def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
@@ -525,10 +532,12 @@ def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
     booted, newest = facts["booted_kernel"], facts["newest_installed_kernel"]
     if booted and newest and facts["kernel_source"] == "packages":
         answers["kernel-update"] = compare_kernels(newest, booted, facts["package_family"]) > 0
+    # The flag file is Debian's mechanism: its absence answers "no" only where it exists, and
+    # not for a kernel the platform supplies (no package of it writes the flag).
+    flag_applies = _debian_like(facts, probe) and facts["kernel_source"] != "platform"
     if probe.has("reboot-required"):
         flag = probe.values["reboot-required"] or probe.codes.get("reboot-required") == 0
-        # The flag file is Debian's mechanism: its absence answers "no" only where it exists.
-        if flag or _debian_like(facts, probe):
+        if flag or flag_applies:
             answers["reboot-required-file"] = bool(flag)
     needrestart = probe.get("needrestart")
     if needrestart:
@@ -546,7 +555,16 @@ def _reboot(facts: dict[str, Any], probe: _Probe) -> None:
     reasons = [name for name, says_yes in answers.items() if says_yes]
     facts["reboot_reasons"] = reasons
     facts["reboot_required_sources"] = list(answers)
-    facts["reboot_required"] = True if reasons else (False if answers else None)
+    # A source that could have said yes and failed leaves a "no" unknown (`sudo -n` refused
+    # to needrestart, a timed-out package listing): the others' silence proves nothing.
+    could_say_yes = [*REBOOT_SOURCES, *(["reboot-required"] if flag_applies else [])]
+    silenced = any(probe.failed(name) for name in could_say_yes)
+    facts["reboot_required"] = True if reasons else (False if answers and not silenced else None)
+
+
+# Sections whose failure leaves "no reboot required" unknown (the flag file only where it
+# applies, see `_reboot`).
+REBOOT_SOURCES = ("needrestart", "needs-restarting", "kernels-dpkg", "kernels-rpm")
 
 
 def _debian_like(facts: dict[str, Any], probe: _Probe) -> bool:
@@ -668,15 +686,26 @@ def _glob_matches(
 
 
 def _sysctl_runtime(facts: dict[str, Any], probe: _Probe) -> None:
-    """The runtime values a reboot is compared with (the next boot's own are not knowable)."""
+    """The runtime values a reboot is compared with (the next boot's own are not knowable):
+    the tunables no sysctl.d file sets. A key a file sets is `sysctl-drift`'s, before and
+    after the reboot; a change to it is no lost runtime change."""
     if not probe.has("sysctl-runtime"):
         return
-    persisted: dict[str, dict[str, Any]] = probe.get("sysctl-persisted") or {}
-    named = [k for k, s in persisted.items() if not s["glob"] and s["value"] is not None]
-    drifting = [item["key"] for item in facts["sysctl_drift"]]
+    runtime: dict[str, str] = probe.values["sysctl-runtime"]
     facts["sysctl_runtime"] = sysctl_watch.watched_values(
-        probe.values["sysctl-runtime"], [*named, *drifting]
+        runtime, _persisted_tunables(probe.get("sysctl-persisted") or {}, runtime)
     )
+
+
+def _persisted_tunables(persisted: dict[str, dict[str, Any]], runtime: dict[str, str]) -> set[str]:
+    """The watched tunables a sysctl.d file sets, by name or by a glob (past the glob budget,
+    by name only: those keys stay watched)."""
+    named = {k for k, s in persisted.items() if not s["glob"] and s["value"] is not None}
+    shielded = {k for k, s in persisted.items() if s["value"] is None}
+    globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
+    tunables = {k: runtime[k] for k in sysctl_watch.TUNABLES if k in runtime}
+    matched = _glob_matches(globs, tunables) or []
+    return named | {key for key, _ in matched if key not in shielded}
 
 
 def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:

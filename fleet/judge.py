@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from fleet import drift
+from fleet.fact_sources import FACT_SECTIONS
 from fleet.facts import parse_probe
 
 Facts = dict[str, Any]
@@ -54,6 +55,9 @@ def judge(facts: Facts, policy: Policy) -> Verdict:
     """
     stale = set(facts.get("stale") or ())
     observed = {key: value for key, value in facts.items() if key not in stale}
+    # A kept fact was not judged from an answer: none of its sections may resolve a finding
+    # (a failed `failed-units` keeps `systemd`, so `units` answering proves nothing about it).
+    kept = {name for key in stale for name in FACT_SECTIONS.get(key, ())}
     return Verdict(
         findings=drift.findings_from_facts(
             observed,
@@ -62,7 +66,7 @@ def judge(facts: Facts, policy: Policy) -> Verdict:
             per_kind=policy.findings_per_kind,
         ),
         needs_reboot=drift.needs_reboot(facts, policy.max_uptime_days),
-        clean_sections=frozenset(facts.get("sections_ok") or ()),
+        clean_sections=frozenset(facts.get("sections_ok") or ()) - kept,
     )
 
 

@@ -3,15 +3,17 @@
 `sysctl -a` prints one to several thousand keys, many of them counters or per-boot randomness
 (`fs.file-nr`, `kernel.random.boot_id`, `kernel.ns_last_pid`); keeping all of them per host
 would cost tens of kilobytes of facts and compare noise. The audit keeps, in
-`facts["sysctl_runtime"]`, the values of:
-
-- `TUNABLES`: keys operators commonly change by hand (`sysctl -w`) and that the kernel does not
-  move by itself;
-- every key a sysctl.d file sets by name, and every key that drifts from its file.
+`facts["sysctl_runtime"]`, the values of `TUNABLES`: keys operators commonly change by hand
+(`sysctl -w`) and that the kernel does not move by itself while it runs. Not a key a sysctl.d
+file sets (by name or glob): the next boot's value of that one is known, and a runtime value
+apart from it is a `sysctl-drift` finding before the reboot (and after it, if the file's
+value did not apply).
 
 At most `MAX_KEYS` keys; a value longer than `MAX_VALUE` characters is kept as its start and a
 digest, so a change still shows. The verification compares these values before and after a
-reboot (reboots/verification.py).
+reboot (reboots/verification.py). A changed value is a runtime-only change the boot lost, or
+a default of the new boot that differs: a new kernel's, or one scaled to the RAM or CPUs the
+host booted with (`vm.min_free_kbytes`, `fs.file-max`, `kernel.pid_max`, ...).
 
 What can be known before a reboot: the runtime value of each key, and the value the sysctl.d
 files will apply at the next boot (a difference is `sysctl-drift`). What cannot: the next
@@ -117,15 +119,17 @@ def watched_values(
     runtime: Mapping[str, str],
     persisted_keys: Iterable[str] = (),
     *,
+    keys: Iterable[str] = TUNABLES,
     max_keys: int = MAX_KEYS,
 ) -> dict[str, str]:
-    """`{key: runtime value}` of the tunables and the persisted keys the host has, at most
-    `max_keys` of them (tunables first), each value bounded."""
+    """`{key: runtime value}` of the watched `keys` the host has and no sysctl.d file sets
+    (`persisted_keys`), at most `max_keys` of them, each value bounded."""
+    persisted = set(persisted_keys)
     kept: dict[str, str] = {}
-    for key in (*TUNABLES, *persisted_keys):
+    for key in keys:
         if len(kept) >= max_keys:
             break
-        if key in runtime and key not in kept:
+        if key in runtime and key not in persisted and key not in kept:
             kept[key] = _bounded(str(runtime[key]))
     return dict(sorted(kept.items()))
 

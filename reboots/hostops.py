@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from core import clock
-from fleet import audit, hostkeys, ssh
+from fleet import audit, drift, hostkeys, ssh
 from fleet.findings import active_acknowledgement_q, blocking_findings
 from fleet.models import BootRecord, Finding, Host
 from reboots import commands, draining, transitions
@@ -50,7 +50,7 @@ BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 SYSTEM_STATE_COMMAND = "systemctl is-system-running"
 REBOOT_SEND_LEASE = timedelta(seconds=45)  # the reboot command's own timeout is 30 s
 NOT_ENABLED = "service-not-enabled"
-NOT_STARTED_AT_BOOT = (NOT_ENABLED, "unit-masked-or-runtime")
+NOT_STARTED_AT_BOOT = drift.NOT_STARTED_AT_BOOT_KINDS
 
 
 def perform(work: Work) -> None:
@@ -128,9 +128,23 @@ def _reusing(host: Host, session: ssh.Session | None, **options) -> Iterator[ssh
         yield own
 
 
+# What a reboot must know before it starts, and the sections that tell it: which boot runs,
+# which kernel, and the running services with their unit-file states (what verification checks).
+MUST_KNOW = {
+    "boot_id": ("boot-id",),
+    "booted_kernel": ("uname-r",),
+    "systemd": ("units", "unit-files"),
+}
+
+
 def _stale(host: Host, keys: tuple[str, ...]) -> list[str]:
-    stale = set((host.facts or {}).get("stale") or [])
-    return [key for key in keys if key in stale]
+    """The facts among `keys` this audit could not read: kept from an earlier audit, or, on a
+    host with no earlier facts, left empty by a failed section."""
+    facts = host.facts or {}
+    stale = set(facts.get("stale") or [])
+    verdicts = facts.get("section_verdicts") or {}
+    failed = {name for name, v in verdicts.items() if (v or {}).get("verdict") == "failed"}
+    return [key for key in keys if key in stale or failed & set(MUST_KNOW.get(key, ()))]
 
 
 def _systemd(facts: dict) -> dict:

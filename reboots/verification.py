@@ -15,6 +15,7 @@ from fleet.drift import GONE_AFTER_REBOOT, STARTED_AT_BOOT
 BOOT_UNIT_FILE_STATES = STARTED_AT_BOOT
 SYSCTL_CHANGES_LISTED = 10  # sysctl keys named in the verdict; the rest are counted
 SYSCTL_VALUE_SHOWN = 60  # characters of a sysctl value quoted in a warning
+SYSCTL_VALUE_NAMED_TWICE = 20  # a longer one is "the earlier value" the second time
 
 
 @dataclass(frozen=True)
@@ -124,17 +125,25 @@ def verify(
                 f"{name} was running before the reboot and is not running after it; it was not "
                 "enabled at boot"
             )
-    verdict.warnings += sysctl_changes(before.sysctl, after.sysctl)
+    verdict.warnings += sysctl_changes(
+        before.sysctl, after.sysctl, kernels=_kernels(before.kernel, after.kernel)
+    )
     return verdict
 
 
-def sysctl_changes(before: dict, after: dict, listed: int = SYSCTL_CHANGES_LISTED) -> list[str]:
+def sysctl_changes(
+    before: dict, after: dict, listed: int = SYSCTL_CHANGES_LISTED, *, kernels: str = ""
+) -> list[str]:
     """One warning per watched sysctl key whose value differs across the reboot (the first
-    `listed` by name, then a count): a runtime change the boot did not bring back."""
+    `listed` by name, then a count). The keys are those no sysctl.d file sets
+    (`fleet/sysctl_watch.py`), so the change is either a runtime-only one the boot did not
+    bring back or a default of the new boot (a new kernel's, one scaled to RAM or CPUs):
+    which one is not knowable, so the warning claims neither."""
     changed = sorted(k for k in before if k in after and str(before[k]) != str(after[k]))
     warnings = [
-        f"{key} was {_quoted(before[key])} before the reboot and is {_quoted(after[key])} now: "
-        "a runtime-only change was lost; persist it in /etc/sysctl.d if it was meant"
+        f"{key} was {_quoted(before[key])} before the reboot and is {_quoted(after[key])} now"
+        f"{kernels}: a runtime-only change was lost, or the new boot's default differs; "
+        f"persist it in /etc/sysctl.d if {_meant(before[key])} was meant"
         for key in changed[:listed]
     ]
     if len(changed) > listed:
@@ -142,6 +151,19 @@ def sysctl_changes(before: dict, after: dict, listed: int = SYSCTL_CHANGES_LISTE
             f"… and {len(changed) - listed} more sysctl value(s) differ from before the reboot"
         )
     return warnings
+
+
+def _kernels(before: str, after: str) -> str:
+    if before and after and before != after:
+        return f" (kernel {before} → {after})"
+    if before and before == after:
+        return f" (same kernel {after})"
+    return ""
+
+
+def _meant(value) -> str:
+    text = _quoted(value)
+    return text if len(text) <= SYSCTL_VALUE_NAMED_TWICE else "the earlier value"
 
 
 def _quoted(value) -> str:

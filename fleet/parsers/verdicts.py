@@ -22,7 +22,8 @@ The rules, in order (`by_status`, then `by_outcome` once the text is parsed):
    their output and their status (`systemctl is-system-running` exits 1 for "degraded");
 5. no output with a status in `STATUS_ANSWERS` is an answer (needs-restarting's exit 1), one
    in `EMPTY_ANSWERS` is an empty answer (`cat` of a missing flag file), and systemctl's
-   listings are empty where systemd is not the init system (is-system-running: offline);
+   listings of the manager's units are empty where systemd is not the init system
+   (is-system-running: offline; `OFFLINE_EMPTY`);
 6. any other non-zero status fails the section: with no output it answered nothing, with
    output its answer may be incomplete (a listing cut by an error is a false "X is missing").
 """
@@ -74,7 +75,7 @@ COMMANDS: dict[str, str] = {
     "mounts": "cat /proc/self/mounts",
     "sysctl-persisted": "cat /etc/sysctl.d/*.conf",
     "sysctl-runtime": "sysctl <keys>",
-    "probe-version": "echo 1",
+    "probe-version": "echo <version>",
     "grub-default": "grub-editenv list",
     "vmlinuz-link": "readlink -f /vmlinuz",
     "socket-units": "systemctl list-sockets",
@@ -84,6 +85,9 @@ COMMANDS: dict[str, str] = {
 SYSTEMCTL_LISTINGS = frozenset(
     {"unit-files", "units", "failed-units", "socket-units", "timer-units"}
 )
+# The listings silence answers where systemd is offline. Not `unit-files`: list-unit-files reads
+# the unit files from disk when no manager runs, so its silence there is a failure too.
+OFFLINE_EMPTY = SYSTEMCTL_LISTINGS - {"unit-files"}
 
 # Output read whatever the exit status, because the tool answers through both.
 READ_ANY_STATUS: dict[str, str] = {
@@ -184,8 +188,8 @@ def by_status(
         return failed("no output and no exit status: an empty answer cannot be told from a failure")
     if status == 0 or (printed and name in READ_ANY_STATUS):
         return None
-    if name in SYSTEMCTL_LISTINGS and (
-        says_no_systemd(text) or (not printed and systemd_state == "offline")
+    if (name in SYSTEMCTL_LISTINGS and says_no_systemd(text)) or (
+        name in OFFLINE_EMPTY and not printed and systemd_state == "offline"
     ):
         return Verdict(EMPTY, NOT_INIT)
     if not printed:

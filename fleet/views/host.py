@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from core.roles import admin_required, operator_required
 from core.views import UNPROCESSABLE, htmx_target, render_page, viewer_required
-from fleet import basis, limits, liveness, stats
+from fleet import basis, drift, limits, liveness, stats
 from fleet.audit_requests import request_audit
 from fleet.hostkeys import accept_offered_key
 from fleet.models import Host, ProbeOutput
@@ -32,7 +32,6 @@ HISTORY_ROWS = 20
 RESOLVED_ROWS = 20
 LIST_ROWS = 50  # rows per page of each list on the host page
 RAW_PREVIEW_CHARS = 64 * 1024
-SERVICE_NOT_ENABLED = "service-not-enabled"
 # The parts of the facts document the page shows, read out of it in the database.
 FACT_PATHS = {
     "installed_kernels": ("installed_kernels",),
@@ -177,7 +176,9 @@ def host_context(host: Host, params: QueryDict | None = None) -> dict:
         .annotate(rank=stats.severity_rank())
         .order_by("rank", "kind", "subject", "pk")
     )
-    not_coming_back = open_findings.filter(kind=SERVICE_NOT_ENABLED).order_by("subject", "pk")
+    not_coming_back = open_findings.filter(kind__in=drift.NOT_STARTED_AT_BOOT_KINDS).order_by(
+        "subject", "pk"
+    )
     mounts = _dict(facts["mounts_drift"])
     mount_rows = [(point, "not-mounted") for point in _list(mounts.get("not_mounted"))] + [
         (point, "not-in-fstab") for point in _list(mounts.get("not_in_fstab"))

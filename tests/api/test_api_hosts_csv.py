@@ -109,9 +109,9 @@ PINNED = [
     "bare,'-1.example.net,true,,,,,,,,,,,,,,,unknown — no audit has described this host yet,"
     'false,false,false,false,,,,,"{""reason"": """", ""since"": null, ""state"": ""unknown""}",'
     "unknown,idle,,,,30,,,0,0,0,0",
-    "box,10.0.0.3,false,,,,,,,,,,,,,,,unknown — no source on this distribution says (no kernel "
+    'box,10.0.0.3,false,,,,,,,,,,,,,,,"unknown — no source on this distribution says (no kernel '
     "packages to compare the running kernel with; /var/run/reboot-required is not this "
-    "distribution's mechanism),false,false,false,false,,,,,"
+    "distribution's mechanism, nor a platform kernel's)\",false,false,false,false,,,,,"
     '"{""reason"": """", ""since"": null, ""state"": ""unknown""}",unknown,idle,,,,30,,,0,0,0,0',
     "web1,10.0.0.1,true,env=prod;=cmd,alpha;web,ubuntu,22.04,Ubuntu 22.04.4 LTS,"
     "5.15.0-91-generic,5.15.0-94-generic,5.15.0-94-generic,0f6c6d2e-1b9e-4c1a-9a35-4c2d7a4b8e11,"

@@ -7,6 +7,7 @@ from fleet.facts import parse_probe
 from fleet.judge import Policy, judge
 from fleet.models import Host
 from fleet.parsers import split_sections
+from reboots import hostops
 
 PROBES = Path(__file__).resolve().parent.parent / "samples" / "probe"
 
@@ -54,8 +55,9 @@ def test_a_first_audit_has_nothing_to_keep_and_marks_nothing_stale():
     assert host.facts["section_verdicts"]["unit-files"]["verdict"] == "failed"
 
 
-def test_a_fact_another_source_answers_is_not_kept_from_before():
-    """needrestart refused by sudo, the flag file read: reboot_required is this audit's."""
+def test_a_no_is_not_believed_while_a_source_that_could_say_yes_failed():
+    """needrestart refused by sudo, no flag file: the others' silence proves nothing, so the
+    previous answer is kept (stale, with why) instead of a "no" resting on a failed source."""
     flagged = probe_with("ubuntu2204-livepatch")
     # Now on the newest kernel, with no flag file: every source that answered says no.
     refused = probe_with(
@@ -64,11 +66,38 @@ def test_a_fact_another_source_answers_is_not_kept_from_before():
         reboot_required=("", 1),
         uname_r=("5.15.0-101-generic\n", 0),
     )
+    assert parse_probe(refused)["reboot_required"] is None
     host = audited(flagged, refused)
     assert host.facts["section_verdicts"]["needrestart"]["verdict"] == "failed"
-    assert host.facts["reboot_required"] is False
-    assert "reboot_required" not in host.facts.get("stale", [])
-    assert "needrestart" in host.facts["stale"]  # its own fact: the services list
+    assert host.facts["reboot_required"] is True
+    assert {"reboot_required", "needrestart"} <= set(host.facts["stale"])
+    assert "sudo -n" in host.facts["stale_why"]["reboot_required"]
+
+
+def test_a_kept_fact_lets_none_of_its_sections_resolve_a_finding():
+    """failed-units fails: `systemd` is kept from before, so the services it lists were not
+    judged now, and their open findings must stay open although `units` answered."""
+    good = probe_with("rocky9-kpatch-drift")
+    first = judge(audited(good).facts, Policy())
+    assert any(f["kind"] == "service-not-enabled" for f in first.findings)
+
+    host = audited(good, probe_with("rocky9-kpatch-drift", failed_units=("", 1)))
+    assert "systemd" in host.facts["stale"]
+    verdict = judge(host.facts, Policy())
+    assert not verdict.may_resolve("service-not-enabled")
+    assert not verdict.may_resolve("unit-failed")
+
+    host = audited(good, probe_with("rocky9-kpatch-drift", modules_dirs=("", 124)))
+    assert "installed_kernels" in host.facts["stale"]
+    assert not judge(host.facts, Policy()).may_resolve("kernel-pending")
+
+
+def test_a_first_audit_that_could_not_list_the_services_is_no_ground_for_a_reboot():
+    """Nothing to keep, so nothing is stale; the pre-flight still refuses to reboot blind."""
+    host = audited(probe_with("debian12-stock", units=("", 1)))
+    assert "stale" not in host.facts
+    assert hostops._stale(host, ("boot_id", "booted_kernel", "systemd")) == ["systemd"]
+    assert hostops._stale(audited(probe_with("debian12-stock")), ("systemd",)) == []
 
 
 def test_reboot_required_left_with_no_answer_keeps_the_previous_one_and_its_reasons():

@@ -175,7 +175,10 @@ def test_it_describes_a_container_without_systemd():
     assert facts["systemd"]["failed"] == []
     assert all(s["active"] is None for s in facts["systemd"]["services"].values())
     assert facts["installed_kernels"] == []
-    assert facts["reboot_required"] is False  # Debian's flag file is absent
+    # No flag file says nothing here: the platform supplies the kernel, no package of it writes
+    # the flag, and no other source answered.
+    assert facts["kernel_source"] == "platform"
+    assert facts["reboot_required"] is None
     assert facts["mounts_drift"] == {"not_mounted": [], "not_in_fstab": []}
 
 
@@ -375,3 +378,18 @@ def test_it_never_raises_on_any_probe_output(parts, preamble):
     assert set(facts) == DESIGN_KEYS | EXTRA_KEYS
     json.dumps(facts)
     assert not [e for e in facts["errors"] if "internal" in e["message"]]
+
+
+NO_TOOL = {"livepatch-canonical": 127, "kpatch": 127, "ksplice": 127, "sys-livepatch": 0}
+
+
+def test_it_leaves_the_live_patch_state_unknown_when_a_tool_failed_and_none_answered():
+    # Cut before the live-patch sections had exit codes: no tool answered, none is not known.
+    truncated = facts_of("debian12-truncated")
+    assert truncated["section_verdicts"]["kpatch"]["verdict"] == "failed"
+    assert truncated["livepatch"] == {"provider": None, "state": "unknown", "patches": []}
+    sections = dict.fromkeys(NO_TOOL, "")
+    timed_out = parse_probe(probe(sections, {**NO_TOOL, "kpatch": 124}))
+    assert timed_out["livepatch"] == {"provider": None, "state": "unknown", "patches": []}
+    no_tool = parse_probe(probe(sections, NO_TOOL))
+    assert no_tool["livepatch"] == {"provider": None, "state": "none", "patches": []}

@@ -119,6 +119,8 @@ CASES = [
     ("unit-files", "", 1, "unknown\n", FAILED, "could not reach the service manager either"),
     ("unit-files", "", 124, "", FAILED, "timed out"),
     ("unit-files", "", 0, "", EMPTY, ""),
+    # list-unit-files reads the files from disk when no manager runs: silence is no answer.
+    ("unit-files", "", 1, OFFLINE, FAILED, "`systemctl list-unit-files` exited 1 with no output"),
     ("units", S("units/centos7-default-bullet-column-excerpt"), 0, "", PARSED, ""),
     ("units", "", 1, "", FAILED, "`systemctl list-units` exited 1 with no output"),
     ("units", "", 1, OFFLINE, EMPTY, "systemd is not the init system"),
