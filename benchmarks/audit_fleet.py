@@ -146,6 +146,12 @@ def main() -> None:
     parser.add_argument("--openssh-parallel", type=int, default=32)
     parser.add_argument("--openssh-kex", default="", help="e.g. curve25519-sha256 (default: ssh's)")
     parser.add_argument("--no-openssh", action="store_true")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="afterwards, audit again through audit.run_audit (what the audit task runs: results "
+        "stored in batches while the chunk is still being probed) and report its wall time",
+    )
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     args = parser.parse_args()
 
@@ -179,6 +185,16 @@ def main() -> None:
         ours["lab_cpu"] = proc_cpu(lab.pid) - lab_cpu0
         ours["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ours["rss_before"] = rss_before
+
+        production = None
+        if args.production:
+            from fleet import audit
+            from fleet.models import Host
+
+            ids = list(Host.objects.filter(enabled=True).values_list("pk", flat=True))
+            t0 = time.monotonic()
+            summary = audit.run_audit(ids, chunk_size=args.chunk_size, concurrency=args.concurrency)
+            production = (time.monotonic() - t0, dict(summary.outcomes))
 
         theirs = None
         if not args.no_openssh:
@@ -214,6 +230,8 @@ def main() -> None:
         )
         if theirs["failed"]:
             print(f"OpenSSH: {theirs['failed']} host(s) failed")
+    if production:
+        print(f"\naudit.run_audit, the production path: {production[0]:.1f}s {production[1]}")
     print(
         f"\nwhole audit incl. persistence: {ours['wall']:.1f}s; persistence per chunk: "
         f"{1000 * sum(per_chunk) / len(per_chunk):.0f} ms mean, {1000 * max(per_chunk):.0f} ms max "
