@@ -1,33 +1,7 @@
 """Answers kept from an earlier audit say so, with why, wherever fleet.basis is read."""
 
-from pathlib import Path
-
 from fleet import basis
-from fleet.audit import _apply_facts
-from fleet.facts import parse_probe
-from fleet.models import Host
-from fleet.parsers import split_sections
-
-PROBES = Path(__file__).resolve().parent.parent / "samples" / "probe"
-
-
-def probe_with(sample: str, **replaced: tuple[str, int]) -> str:
-    """A probe sample with some sections' text and exit status replaced."""
-    sections = split_sections((PROBES / f"{sample}.txt").read_text())
-    codes = dict(line.split() for line in sections.pop("exit-codes").splitlines())
-    for key, (text, status) in replaced.items():
-        name = key.replace("_", "-")
-        sections[name], codes[name] = text, str(status)
-    body = "".join(f"@@rebootable:{n}@@\n{t}" for n, t in sections.items())
-    return body + "@@rebootable:exit-codes@@\n" + "".join(f"{n} {c}\n" for n, c in codes.items())
-
-
-def audited(*outputs: str) -> Host:
-    """A host whose facts went through these probe outputs, audit after audit (not saved)."""
-    host = Host(name="h", address="127.0.0.1")
-    for raw in outputs:
-        _apply_facts(host, parse_probe(raw))
-    return host
+from tests.audit.stale_support import audited, probe_with
 
 
 def test_a_reboot_answer_kept_from_the_last_good_audit_keeps_its_sources_and_says_so():
