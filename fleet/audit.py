@@ -31,6 +31,7 @@ from fleet import collector, drift, hostkeys, judge, limits, liveness, ssh
 from fleet.fact_sources import ANY_SOURCE_FACTS, FACT_SECTIONS, FOLLOWING_FACTS
 from fleet.findings import HOST_KEY_CHANGED, HOST_UNREACHABLE
 from fleet.models import Audit, BootRecord, Finding, Host, ProbeOutput
+from fleet.parsers.verdicts import failed_in
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +418,7 @@ def _apply_facts(host: Host, facts: dict) -> None:
     previous = host.facts or {}
     merged = dict(facts)
     clean = set(facts.get("sections_ok") or ())
-    failed = _failed_sections(facts)
+    failed = failed_in(facts)
     stale, stale_why = [], {}
     for key, sections in FACT_SECTIONS.items():
         if key in FOLLOWING_FACTS or key not in previous or _blank(previous[key]):
@@ -464,16 +465,6 @@ def _apply_facts(host: Host, facts: dict) -> None:
 
 def _blank(value) -> bool:
     return value in (None, [], {}, "")
-
-
-def _failed_sections(facts: dict) -> dict[str, str]:
-    """{section: why} of the sections that gave no usable answer in this output."""
-    verdicts = facts.get("section_verdicts") or {}
-    return {
-        name: str(verdict.get("why") or "failed")
-        for name, verdict in verdicts.items()
-        if isinstance(verdict, dict) and verdict.get("verdict") == "failed"
-    }
 
 
 def _stale_why(key: str, sections, now, clean: set[str], failed: dict[str, str]) -> str:

@@ -227,6 +227,15 @@ def _gate(
     return "; ".join(w for n in names if (w := _no_answer(facts, [n], absent_too=absent_too)))
 
 
+def _cannot_answer(facts: Facts, topic: str, offline_why: str = "") -> Basis | None:
+    """The topic's "unknown" when this audit cannot answer it, else None: systemd offline
+    (for topics only a running manager answers), or a section that gave no usable answer."""
+    if offline_why and facts and _systemd_offline(facts):
+        return unknown(offline_why)
+    blocked = _gate(facts, topic)
+    return unknown(blocked) if blocked else None
+
+
 def _systemd_offline(facts: Facts) -> bool:
     return _dict(facts.get("systemd")).get("state") == "offline"
 
@@ -241,11 +250,8 @@ def _count(n: int, one: str, many: str) -> str:
 def services(facts: Facts, not_coming_back: int | None = None) -> Basis:
     """Running services that will not come back after a reboot (`service-not-enabled`
     findings, counted by the caller: the facts do not hold them)."""
-    if facts and _systemd_offline(facts):
-        return unknown(NOT_PID1)
-    blocked = _gate(facts, SERVICES)
-    if blocked:
-        return unknown(blocked)
+    if cannot := _cannot_answer(facts, SERVICES, NOT_PID1):
+        return cannot
     if not_coming_back is None:
         answer = "judged: see the service-not-enabled findings"
     elif not_coming_back == 0:
@@ -258,22 +264,16 @@ def services(facts: Facts, not_coming_back: int | None = None) -> Basis:
 
 
 def failed_units(facts: Facts) -> Basis:
-    if facts and _systemd_offline(facts):
-        return unknown(NOT_PID1)
-    blocked = _gate(facts, FAILED_UNITS)
-    if blocked:
-        return unknown(blocked)
+    if cannot := _cannot_answer(facts, FAILED_UNITS, NOT_PID1):
+        return cannot
     failed = _list(_dict(facts.get("systemd")).get("failed"))
     answer = _count(len(failed), "failed unit", "failed units") if failed else "none"
     return _known(facts, FAILED_UNITS, answer)
 
 
 def sysctl(facts: Facts) -> Basis:
-    if facts and _systemd_offline(facts):
-        return unknown(SYSCTL_OFFLINE)
-    blocked = _gate(facts, SYSCTL)
-    if blocked:
-        return unknown(blocked)
+    if cannot := _cannot_answer(facts, SYSCTL, SYSCTL_OFFLINE):
+        return cannot
     for error in _list(facts.get("errors")):
         # Parsed, but the drift was not computed (too many glob assignments to apply).
         message = str(_dict(error).get("message") or "")
@@ -288,9 +288,8 @@ def sysctl(facts: Facts) -> Basis:
 
 
 def mounts(facts: Facts) -> Basis:
-    blocked = _gate(facts, MOUNTS)
-    if blocked:
-        return unknown(blocked)
+    if cannot := _cannot_answer(facts, MOUNTS):
+        return cannot
     if section(facts, "fstab")[0] == "empty" and not _stale(facts, MOUNTS)[0]:
         return unknown(FSTAB_EMPTY)
     drift = _dict(facts.get("mounts_drift"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .parsers import verdicts
 from .probe_script import SECTIONS
 from .versions import compare_kernels
 
@@ -382,13 +383,7 @@ def unusable_sections(facts: Facts) -> set[str]:
 
     Absent is not failed: `kernels-rpm` is absent on every Debian host, and says nothing.
     """
-    verdicts = facts.get("section_verdicts") or {}
-    failed = {
-        name
-        for name, verdict in verdicts.items()
-        if isinstance(verdict, dict) and verdict.get("verdict") == "failed"
-    }
-    return failed | set(facts.get("sections_cut") or ())
+    return set(verdicts.failed_in(facts)) | set(facts.get("sections_cut") or ())
 
 
 def summary_finding(kind: str, hidden: int, per_kind: int, severity: str = "") -> Finding:

@@ -700,12 +700,28 @@ def _sysctl_runtime(facts: dict[str, Any], probe: _Probe) -> None:
 def _persisted_tunables(persisted: dict[str, dict[str, Any]], runtime: dict[str, str]) -> set[str]:
     """The watched tunables a sysctl.d file sets, by name or by a glob (past the glob budget,
     by name only: those keys stay watched)."""
-    named = {k for k, s in persisted.items() if not s["glob"] and s["value"] is not None}
-    shielded = {k for k, s in persisted.items() if s["value"] is None}
-    globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
     tunables = {k: runtime[k] for k in sysctl_watch.TUNABLES if k in runtime}
-    matched = _glob_matches(globs, tunables) or []
-    return named | {key for key, _ in matched if key not in shielded}
+    expected = _expected_sysctl(persisted, tunables)
+    if expected is None:
+        return {k for k, s in persisted.items() if not s["glob"] and s["value"] is not None}
+    return set(expected)
+
+
+def _expected_sysctl(
+    persisted: dict[str, dict[str, Any]], runtime: dict[str, str]
+) -> dict[str, str] | None:
+    """{key: value} the sysctl.d files set, globs applied to the `runtime` keys they match (an
+    explicit assignment wins; `-key` shields a key from globs); None past the glob budget."""
+    shielded = {key for key, setting in persisted.items() if setting["value"] is None}
+    globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
+    matched = _glob_matches(globs, runtime)
+    if matched is None:
+        return None
+    expected = {key: value for key, value in matched if key not in shielded}
+    for key, setting in persisted.items():
+        if not setting["glob"] and setting["value"] is not None:
+            expected[key] = setting["value"]
+    return expected
 
 
 def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
@@ -715,12 +731,8 @@ def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
         return  # a container without an init: nothing applies sysctl.d at its start
     persisted: dict[str, dict[str, Any]] = probe.values["sysctl-persisted"]
     runtime: dict[str, str] = probe.values["sysctl-runtime"]
-    expected: dict[str, str] = {}
-    # Glob assignments apply to every matching key; an explicit assignment of a key wins.
-    shielded = {key for key, setting in persisted.items() if setting["value"] is None}
-    globs = [(k, s["value"]) for k, s in persisted.items() if s["glob"] and s["value"] is not None]
-    matched = _glob_matches(globs, runtime)
-    if matched is None:
+    expected = _expected_sysctl(persisted, runtime)
+    if expected is None:
         # Its values are read, but the drift they imply is not known: no "no drift" either.
         probe.fail(
             "sysctl-persisted",
@@ -728,12 +740,6 @@ def _sysctl(facts: dict[str, Any], probe: _Probe) -> None:
             forget=False,
         )
         return
-    for runtime_key, value in matched:
-        if runtime_key not in shielded:
-            expected[runtime_key] = value
-    for key, setting in persisted.items():
-        if not setting["glob"] and setting["value"] is not None:
-            expected[key] = setting["value"]
     drift = []
     for key in sorted(expected):
         if key in runtime and runtime[key] != expected[key]:

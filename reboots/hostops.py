@@ -142,8 +142,7 @@ def _stale(host: Host, keys: tuple[str, ...]) -> list[str]:
     host with no earlier facts, left empty by a failed section."""
     facts = host.facts or {}
     stale = set(facts.get("stale") or [])
-    verdicts = facts.get("section_verdicts") or {}
-    failed = {name for name, v in verdicts.items() if (v or {}).get("verdict") == "failed"}
+    failed = drift.unusable_sections(facts)
     return [key for key in keys if key in stale or failed & set(MUST_KNOW.get(key, ()))]
 
 

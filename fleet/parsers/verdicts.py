@@ -30,6 +30,7 @@ The rules, in order (`by_status`, then `by_outcome` once the text is parsed):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,3 +271,14 @@ def not_in_output(incomplete: str, last: str) -> Verdict:
 def systemd_state_of(sections: dict[str, str]) -> str:
     """What `systemctl is-system-running` printed, for the systemctl listings' verdicts."""
     return first_line(sections.get("systemd-state", ""))
+
+
+def failed_in(facts: Mapping[str, Any]) -> dict[str, str]:
+    """{section: why} of the sections stored facts (`facts["section_verdicts"]`) mark failed:
+    the one reading of that shape for persistence, judging and the pre-flight."""
+    stored = facts.get("section_verdicts") or {}
+    return {
+        name: str(verdict.get("why") or "failed")
+        for name, verdict in stored.items()
+        if isinstance(verdict, dict) and verdict.get("verdict") == FAILED
+    }
