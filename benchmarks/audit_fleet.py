@@ -205,8 +205,13 @@ def main() -> None:
             theirs["lab_cpu"] = proc_cpu(lab.pid) - lab_cpu1
     finally:
         lab.send_signal(signal.SIGINT)
-        if lab.wait(120) != 0:
-            print(f"the lab exited with status {lab.returncode}; see {workdir}/lab.log")
+        try:
+            status = lab.wait(120)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            status = lab.wait()
+        if status != 0:
+            print(f"the lab exited with status {status}; see {workdir}/lab.log")
 
     n = ours["hosts"]
     per_chunk = ours["persist_wall"]

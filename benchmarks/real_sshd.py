@@ -11,7 +11,7 @@ a temporary directory), then, for each rep, runs every client over every host wi
 probe script (`fleet.probe_script.PROBE_SCRIPT`), in an order rotated per rep:
 
 - product: `fleet.collector.collect` on `ssh.Target`s with the pinned host keys (what
-  `audit_chunk` runs: one session per host, the probe, `parse_probe` on its output);
+  an audit runs: one session per host, the probe, `parse_probe` on its output);
 - paramiko: bare paramiko, the same probe: Transport, host key compared, key auth with the key
   loaded once, one exec channel read to EOF (no parsing), in the same thread pool size;
   paramiko-gcm: the same with the product's cipher preference (AES-GCM first);

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -109,84 +109,32 @@ def run_audit(
     command_timeout: float | None = None,
     session: ssh.Session | None = None,
 ) -> AuditSummary:
-    """Audit these hosts over SSH now, chunk by chunk, and persist each chunk in bulk.
+    """Audit these hosts over SSH now and persist the results in bulk batches as they arrive.
+
+    Hosts are loaded and marked running a chunk at a time, as the probe pool takes them, and
+    one pool serves every chunk, so it never drains at a chunk's end (on a 1,000-host audit
+    those drains were a third of the wall time).
 
     `session` (one host): probe over it, opening it if it is not yet open; the caller keeps it,
     so an audit and the commands around it (a rollout's pre-flight or verification) cost the
     host one connection. An error opening it is this audit's, recorded like any other.
     """
     started = time.monotonic()
-    summary = AuditSummary()
     ids = list(dict.fromkeys(host_ids))
     disabled = Host.objects.filter(pk__in=ids, enabled=False)
-    for name in disabled.values_list("name", flat=True):
-        summary.skipped.append((name, "disabled (cordoned): never audited"))
+    skipped = [
+        (name, "disabled (cordoned): never audited")
+        for name in disabled.values_list("name", flat=True)
+    ]
     disabled.filter(audit_status__in=[Host.AuditStatus.QUEUED, Host.AuditStatus.RUNNING]).update(
         audit_status=Host.AuditStatus.IDLE
     )
     enabled = list(auditable(ids).order_by("pk").values_list("pk", flat=True))
     size = chunk_size or settings.AUDIT_CHUNK_SIZE
-    for start in range(0, len(enabled), size):
-        summary.merge(
-            audit_chunk(
-                enabled[start : start + size],
-                concurrency=concurrency,
-                connect_timeout=connect_timeout,
-                command_timeout=command_timeout,
-                session=session,
-            )
-        )
+    summary = _Pipeline(size, concurrency, connect_timeout, command_timeout, session).run(enabled)
+    summary.skipped[:0] = skipped
     summary.duration = time.monotonic() - started
     return summary
-
-
-def audit_chunk(
-    host_ids: Sequence[int],
-    *,
-    concurrency: int | None = None,
-    connect_timeout: float | None = None,
-    command_timeout: float | None = None,
-    session: ssh.Session | None = None,
-) -> AuditSummary:
-    """One chunk: mark running, probe in parallel, store the results in bulk batches as they
-    arrive (each batch's hosts idle again once stored)."""
-    hosts = list(auditable(host_ids).prefetch_related("groups"))
-    if not hosts:
-        return AuditSummary()
-    Host.objects.filter(pk__in=[h.pk for h in hosts]).update(audit_status=Host.AuditStatus.RUNNING)
-    try:
-        jobs, early = [], []
-        for host in hosts:
-            try:
-                target = hostkeys.target_for(host)
-            except ssh.SSHError as exc:
-                early.append(
-                    collector.Collected(host_id=host.pk, started_at=timezone.now(), error=exc)
-                )
-                continue
-            jobs.append(collector.Job(host.pk, target))
-        t0 = time.monotonic()
-        if session is not None:  # one host, probed over its caller's connection
-            results = early + collector.collect(
-                jobs,
-                connect_timeout=connect_timeout,
-                command_timeout=command_timeout,
-                session=session,
-            )
-            summary = AuditSummary()
-            _store(summary, hosts, results)
-        else:
-            summary = _collect_and_store(
-                hosts, jobs, early, concurrency, connect_timeout, command_timeout
-            )
-        summary.collect_seconds = time.monotonic() - t0 - sum(summary.persist_seconds)
-        return summary
-    finally:
-        # Even if persistence failed, no host may stay "running" forever; a host queued again
-        # meanwhile ("Audit now" during this run) stays queued for the task that follows.
-        Host.objects.filter(
-            pk__in=[h.pk for h in hosts], audit_status=Host.AuditStatus.RUNNING
-        ).update(audit_status=Host.AuditStatus.IDLE)
 
 
 # Results are stored in groups of this many as they arrive (or fewer, once the pool has had
@@ -195,43 +143,93 @@ STORE_BATCH = 25
 STORE_LINGER = 0.5
 
 
-def _collect_and_store(
-    hosts: list[Host],
-    jobs: list[collector.Job],
-    early: list[collector.Collected],
-    concurrency: int | None,
-    connect_timeout: float | None,
-    command_timeout: float | None,
-) -> AuditSummary:
-    """Probe the chunk and store its results batch by batch while the rest are probed: a hung
-    host (waiting out its connect or command timeout) holds back only its own result, and the
-    hosts that answered show their new facts at once."""
-    summary = AuditSummary()
-    if early:
-        _store(summary, hosts, early)
-    for batch in collector.batches(
-        jobs,
-        size=STORE_BATCH,
-        linger=STORE_LINGER,
-        concurrency=concurrency,
-        connect_timeout=connect_timeout,
-        command_timeout=command_timeout,
-    ):
-        _store(summary, hosts, batch)
-    return summary
+class _Pipeline:
+    """One audit run: hosts loaded a chunk at a time, probed by one pool, stored in batches.
 
+    A hung host (waiting out its connect or command timeout) holds back only its own result;
+    the hosts that answered show their new facts at once. At most a chunk plus the pool's
+    jobs in flight are held in memory, and every host marked running is idle again at the end,
+    even if storage failed.
+    """
 
-def _store(
-    summary: AuditSummary, hosts: list[Host], results: Sequence[collector.Collected]
-) -> None:
-    by_id = {h.pk: h for h in hosts}
-    started = time.monotonic()
-    stored = persist([by_id[r.host_id] for r in results], results, source=Audit.Source.SSH)
-    stored.persist_seconds = [time.monotonic() - started]
-    summary.merge(stored)
-    Host.objects.filter(
-        pk__in=[r.host_id for r in results], audit_status=Host.AuditStatus.RUNNING
-    ).update(audit_status=Host.AuditStatus.IDLE)
+    def __init__(
+        self,
+        chunk_size: int,
+        concurrency: int | None,
+        connect_timeout: float | None,
+        command_timeout: float | None,
+        session: ssh.Session | None,
+    ) -> None:
+        self.chunk_size = chunk_size
+        self.concurrency = concurrency
+        self.timeouts = {"connect_timeout": connect_timeout, "command_timeout": command_timeout}
+        self.session = session
+        self.summary = AuditSummary()
+        self.loaded: dict[int, Host] = {}  # loaded, marked running and not yet stored
+
+    def run(self, host_ids: list[int]) -> AuditSummary:
+        t0 = time.monotonic()
+        try:
+            if self.session is not None:  # one host, probed over its caller's connection
+                for job in self._jobs(host_ids):
+                    self._store(collector.collect([job], session=self.session, **self.timeouts))
+            else:
+                for batch in collector.batches(
+                    self._jobs(host_ids),
+                    size=STORE_BATCH,
+                    linger=STORE_LINGER,
+                    concurrency=self.concurrency,
+                    **self.timeouts,
+                ):
+                    self._store(batch)
+        finally:
+            # A host queued again meanwhile ("Audit now" during this run) stays queued for the
+            # task that follows.
+            if self.loaded:
+                Host.objects.filter(
+                    pk__in=list(self.loaded), audit_status=Host.AuditStatus.RUNNING
+                ).update(audit_status=Host.AuditStatus.IDLE)
+        summary = self.summary
+        summary.collect_seconds = time.monotonic() - t0 - sum(summary.persist_seconds)
+        return summary
+
+    def _jobs(self, host_ids: list[int]) -> Iterator[collector.Job]:
+        """Each chunk's jobs, loading (and marking running) the chunk when the pool reaches it;
+        hosts whose target cannot be built (no pinned key, say) are stored as such at once."""
+        for start in range(0, len(host_ids), self.chunk_size):
+            hosts = list(
+                auditable(host_ids[start : start + self.chunk_size]).prefetch_related("groups")
+            )
+            if not hosts:
+                continue
+            Host.objects.filter(pk__in=[h.pk for h in hosts]).update(
+                audit_status=Host.AuditStatus.RUNNING
+            )
+            self.loaded.update((h.pk, h) for h in hosts)
+            jobs, early = [], []
+            for host in hosts:
+                try:
+                    jobs.append(collector.Job(host.pk, hostkeys.target_for(host)))
+                except ssh.SSHError as exc:
+                    early.append(
+                        collector.Collected(host_id=host.pk, started_at=timezone.now(), error=exc)
+                    )
+            if early:
+                self._store(early)
+            yield from jobs
+
+    def _store(self, results: Sequence[collector.Collected]) -> None:
+        hosts = [self.loaded[r.host_id] for r in results]
+        started = time.monotonic()
+        stored = persist(hosts, results, source=Audit.Source.SSH)
+        stored.persist_seconds = [time.monotonic() - started]
+        self.summary.merge(stored)
+        ids = [r.host_id for r in results]
+        Host.objects.filter(pk__in=ids, audit_status=Host.AuditStatus.RUNNING).update(
+            audit_status=Host.AuditStatus.IDLE
+        )
+        for pk in ids:
+            del self.loaded[pk]
 
 
 # --- persistence ------------------------------------------------------------------------------

@@ -163,10 +163,13 @@ def batches(
 
     The caller stores each list while the pool goes on probing, so a slow or hung host delays
     only its own result, never its chunk's, and at most `size` results wait in memory. Order
-    is arrival order.
+    is arrival order. `jobs` is read lazily, in the caller's thread, as slots free up (at most
+    `concurrency` + `size` jobs taken ahead): an audit of many chunks feeds one pool, so the pool
+    never drains between chunks.
     """
-    jobs = list(jobs)
-    if not jobs:
+    pending = iter(jobs)
+    first = next(pending, None)
+    if first is None:
         return
     command = probe_command()
     options = _options(connect_timeout, command_timeout, max_output)
@@ -183,21 +186,33 @@ def batches(
             )
         arrived.put(result)
 
-    workers = min(concurrency or settings.SSH_CONCURRENCY, len(jobs))
+    workers = concurrency or settings.SSH_CONCURRENCY
+    ahead = workers + size  # jobs handed to the pool and not yet handed back
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    in_flight = 0
     try:
-        for job in jobs:
-            pool.submit(probe, job)
-        left = len(jobs)
-        while left:
+        pool.submit(probe, first)
+        in_flight = 1
+
+        def top_up() -> None:
+            nonlocal in_flight
+            while in_flight < ahead and (job := next(pending, None)) is not None:
+                pool.submit(probe, job)
+                in_flight += 1
+
+        top_up()
+        while in_flight:
             batch = [arrived.get()]
+            in_flight -= 1
+            top_up()
             deadline = time.monotonic() + linger
-            while len(batch) < min(size, left):
+            while len(batch) < size and in_flight:
                 try:
                     batch.append(arrived.get(timeout=max(deadline - time.monotonic(), 0)))
                 except queue.Empty:
                     break
-            left -= len(batch)
+                in_flight -= 1
+                top_up()
             yield batch
     finally:
         # A caller that stops early (its storage failed) leaves no probe queued behind it.

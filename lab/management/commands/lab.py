@@ -127,7 +127,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  registered {count} hosts in the inventory")
             self.stdout.write("  Ctrl-C stops the lab; its state stays in the state directory.")
             self.stdout.flush()
+            # Both, explicitly: a shell script's background job inherits SIGINT ignored.
             signal.signal(signal.SIGTERM, _raise_interrupt)
+            signal.signal(signal.SIGINT, _raise_interrupt)
             lab.serve_forever()
         finally:
             lab.stop()
