@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lab.distros import Distro, get_distro
@@ -93,30 +93,45 @@ class ShellContext:
 
 
 def reads_script_from_stdin(command: str) -> bool:
-    """`sh`, `sh -s`, `bash -s --` …: the script arrives on standard input."""
+    """`sh`, `sh -s`, `bash -s --` …: the script arrives on standard input.
+
+    Words are read one at a time and the answer comes at the first that rules it out: a probe
+    sent as the command line is kilobytes that `shlex.split` would take most of the lab's CPU
+    per session to tokenize, only to find its first word is not a shell.
+    """
+    lexer = shlex.shlex(command, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""  # as shlex.split: '#' is an ordinary character
+    words = iter(lexer)
     try:
-        words = shlex.split(command)
-    except ValueError:
+        word = _after_prefixes(words)
+        if word not in _SHELLS:
+            return False
+        return all(w in ("-s", "--", "-e", "-u", "-eu", "-x") for w in words)
+    except ValueError:  # unbalanced quotes: not a shell started bare
         return False
-    words = _strip_prefixes(words)
-    if not words or words[0] not in _SHELLS:
-        return False
-    return all(w in ("-s", "--", "-e", "-u", "-eu", "-x") for w in words[1:])
+
+
+def _after_prefixes(words: Iterator[str]) -> str | None:
+    """The first word after `sudo [-opts]`, `exec`, `env`, `command` and `NAME=value`."""
+    word = next(words, None)
+    while word is not None:
+        if word == "sudo":
+            word = next(words, None)
+            while word is not None and word.startswith("-"):
+                word = next(words, None)
+        elif word in ("exec", "env", "command") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word):
+            word = next(words, None)
+        else:
+            break
+    return word
 
 
 def _strip_prefixes(words: list[str]) -> list[str]:
-    while words:
-        if words[0] == "sudo":
-            words = words[1:]
-            while words and words[0].startswith("-"):
-                words = words[1:]
-        elif words[0] in ("exec", "env", "command") or re.match(
-            r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]
-        ):
-            words = words[1:]
-        else:
-            break
-    return words
+    """`words` after `sudo [-opts]`, `exec`, `env`, `command` and `NAME=value` prefixes."""
+    rest = iter(words)
+    first = _after_prefixes(rest)
+    return [] if first is None else [first, *rest]
 
 
 def _unwrap(text: str) -> str:
