@@ -67,6 +67,7 @@ class StateDir:
         self.control_path = self.path / "control.json"
         self.client_key_path = self.path / "client_ed25519"
         self._lock_fh: Any = None
+        self._saved: dict[str, str] = {}  # host name: the text this instance last wrote
 
     # --- settings ---
     def load_settings(self) -> LabSettings | None:
@@ -113,7 +114,10 @@ class StateDir:
         # The text `to_dict()` would give, without its deep copy: the lab saves a host after
         # every session, and `dataclasses.asdict` was a tenth of its CPU per session.
         text = json.dumps(state, default=_dataclass_fields, separators=(",", ":"))
+        if self._saved.get(state.name) == text:
+            return  # most sessions (an audit's probe) change nothing
         write_atomic(self.host_path(state.name), text)
+        self._saved[state.name] = text
 
     # --- keys ---
     def ensure_client_key(self) -> asyncssh.SSHKey:

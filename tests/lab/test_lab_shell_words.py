@@ -57,3 +57,17 @@ def test_a_saved_host_is_the_json_of_its_fields(tmp_path):
         saved = store.host_path(state.name).read_text()
         assert json.loads(saved) == asdict(state)
     assert [s.to_dict() for s in store.load_hosts()][3]["name"] == names[3]
+
+
+def test_a_host_is_written_again_only_when_its_state_changed(tmp_path):
+    store = StateDir(tmp_path)
+    state = generate_host(3, 0, host_names(1)[0], "127.10.0.0", 2222, 1_790_000_000.0)
+    path = store.host_path(state.name)
+    store.save_host(state)
+    first = path.stat().st_ino
+    store.save_host(state)  # an audit's probe: nothing changed, nothing written
+    assert path.stat().st_ino == first
+    state.boots += 1
+    store.save_host(state)  # written atomically: a new file replaces the old
+    assert path.stat().st_ino != first
+    assert json.loads(path.read_text())["boots"] == state.boots
