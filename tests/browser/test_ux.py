@@ -1,6 +1,7 @@
 """What an SRE under time pressure expects from the pages: times they can read, empty pages that
 say what to do, a banner when nothing can move, confirmations, keyboard and no-JavaScript use."""
 
+import contextlib
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -178,3 +179,51 @@ def test_it_asks_before_pausing_without_javascript_too(
         assert rollout.state == Rollout.State.PAUSED
     finally:
         context.close()
+
+
+def test_an_action_clicked_while_the_page_refreshes_still_says_what_it_did(
+    browse, people, browser_lab
+):
+    """The rollout page refreshes itself every 2 s. A click that lands while a refresh is on
+    its way must not lose its answer: once, under load, the refresh replaced the controls while
+    Resume was being sent, and its flash had nowhere to go (htmx:oobErrorNoTarget)."""
+    hosts = support.QUIET_FLEET
+    register_hosts([browser_lab.host(name) for name in hosts])
+    policy = RebootPolicy.objects.create(
+        name="Nights only", change_windows=closed_window(timezone.now()), boot_timeout_seconds=600
+    )
+    rollout, _ = actions.create_rollout(
+        name="Held refresh",
+        policy=policy,
+        selection_spec={"kind": "hosts", "value": hosts},
+        user=people.operator,
+        reason="Kernel updates",
+        start=True,
+    )
+    actions.pause(rollout, people.operator, reason="a look first")
+    page = browse()
+    support.log_in(page, people.operator)
+    page.goto(f"/rollouts/{rollout.pk}/")
+    support.mark_document(page)
+
+    # Hold the next refresh in the network until Resume has been sent, then let it answer
+    # first, as a slow server answers a request it had started on.
+    held, resumes = [], []
+    live = re.compile(rf"/rollouts/{rollout.pk}/(\?.*)?$")
+    page.route(live, lambda route: held.append(route) if route.request.method == "GET" else
+               route.continue_())  # fmt: skip
+    page.route(f"**/rollouts/{rollout.pk}/resume/", lambda route: resumes.append(route))
+    support.wait_until(lambda: (page.wait_for_timeout(100), held)[1], 10, "a refresh on its way")
+    page.locator("#ctl-resume").click()
+    support.wait_until(lambda: (page.wait_for_timeout(100), resumes)[1], 10, "Resume sent")
+    for route in held:
+        with contextlib.suppress(Exception):  # an aborted refresh has nobody to answer
+            route.continue_()
+    page.wait_for_timeout(500)
+    resumes[0].continue_()
+
+    page.locator(".flash", has_text="Rollout resumed").wait_for(timeout=10_000)
+    page.locator(".ro-state", has_text="Running").wait_for(timeout=10_000)
+    assert support.same_document(page)
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.RUNNING
