@@ -7,6 +7,7 @@ can compare what an audit saw with what the lab knows.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,11 @@ class HostState:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_json(self) -> str:
+        """`to_dict()` as compact JSON, without its deep copy: the lab saves a host after every
+        session, and `dataclasses.asdict` was a tenth of its CPU per session."""
+        return json.dumps(self, default=_fields, separators=(",", ":"))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HostState:
         data = dict(data)
@@ -153,3 +159,9 @@ class HostState:
         data["fstab"] = [FstabEntry(**e) for e in data["fstab"]]
         data["livepatch"] = Livepatch(**data["livepatch"])
         return cls(**data)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return vars(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

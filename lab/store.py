@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,6 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         fh.write(text)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
-
-
-def _dataclass_fields(value: Any) -> dict[str, Any]:
-    if is_dataclass(value) and not isinstance(value, type):
-        return vars(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class StateDir:
@@ -111,9 +105,7 @@ class StateDir:
 
     def save_host(self, state: HostState) -> None:
         self.hosts_dir.mkdir(parents=True, exist_ok=True)
-        # The text `to_dict()` would give, without its deep copy: the lab saves a host after
-        # every session, and `dataclasses.asdict` was a tenth of its CPU per session.
-        text = json.dumps(state, default=_dataclass_fields, separators=(",", ":"))
+        text = state.to_json()
         if self._saved.get(state.name) == text:
             return  # most sessions (an audit's probe) change nothing
         write_atomic(self.host_path(state.name), text)

@@ -42,6 +42,25 @@ def closed_window(now: datetime) -> list[dict]:
     ]
 
 
+def started_outside_its_window(lab, people, name: str) -> Rollout:
+    """A started rollout of the quiet hosts whose policy's change window is closed now: it
+    runs, yet no host moves."""
+    hosts = support.QUIET_FLEET
+    register_hosts([lab.host(host) for host in hosts])
+    policy = RebootPolicy.objects.create(
+        name="Nights only", change_windows=closed_window(timezone.now()), boot_timeout_seconds=600
+    )
+    rollout, _ = actions.create_rollout(
+        name=name,
+        policy=policy,
+        selection_spec={"kind": "hosts", "value": hosts},
+        user=people.operator,
+        reason="Kernel updates",
+        start=True,
+    )
+    return rollout
+
+
 def test_it_shows_empty_pages_that_say_what_to_do_next(browse, people):
     page = browse()
     support.log_in(page, people.operator)
@@ -84,20 +103,7 @@ def test_it_shows_times_as_relative_with_utc_and_the_viewers_time_on_hover(brows
 def test_it_warns_outside_the_change_window_and_asks_before_aborting(
     browse, chromium, live_server, people, browser_lab, shots
 ):
-    hosts = support.QUIET_FLEET
-    register_hosts([browser_lab.host(name) for name in hosts])
-    now = timezone.now()
-    policy = RebootPolicy.objects.create(
-        name="Nights only", change_windows=closed_window(now), boot_timeout_seconds=600
-    )
-    rollout, _ = actions.create_rollout(
-        name="Night shift",
-        policy=policy,
-        selection_spec={"kind": "hosts", "value": hosts},
-        user=people.operator,
-        reason="Kernel updates",
-        start=True,
-    )
+    rollout = started_outside_its_window(browser_lab, people, "Night shift")
     page = browse()
     support.log_in(page, people.operator)
 
@@ -187,19 +193,7 @@ def test_an_action_clicked_while_the_page_refreshes_still_says_what_it_did(
     """The rollout page refreshes itself every 2 s. A click that lands while a refresh is on
     its way must not lose its answer: once, under load, the refresh replaced the controls while
     Resume was being sent, and its flash had nowhere to go (htmx:oobErrorNoTarget)."""
-    hosts = support.QUIET_FLEET
-    register_hosts([browser_lab.host(name) for name in hosts])
-    policy = RebootPolicy.objects.create(
-        name="Nights only", change_windows=closed_window(timezone.now()), boot_timeout_seconds=600
-    )
-    rollout, _ = actions.create_rollout(
-        name="Held refresh",
-        policy=policy,
-        selection_spec={"kind": "hosts", "value": hosts},
-        user=people.operator,
-        reason="Kernel updates",
-        start=True,
-    )
+    rollout = started_outside_its_window(browser_lab, people, "Held refresh")
     actions.pause(rollout, people.operator, reason="a look first")
     page = browse()
     support.log_in(page, people.operator)
