@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from core import clock
 from fleet import audit, drift, hostkeys, ssh
@@ -49,6 +50,7 @@ A = RebootAttempt.State
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 SYSTEM_STATE_COMMAND = "systemctl is-system-running"
 REBOOT_SEND_LEASE = timedelta(seconds=45)  # the reboot command's own timeout is 30 s
+SENT_RECORD_PAUSES = (0.5, 1.0, 2.0, 4.0)  # seconds between tries of recording a sent reboot
 NOT_ENABLED = "service-not-enabled"
 NOT_STARTED_AT_BOOT = drift.NOT_STARTED_AT_BOOT_KINDS
 
@@ -325,7 +327,26 @@ def _reboot(attempt, token, policy: Policy, session: ssh.Session, boot_id: str) 
                 down_boot_id="",
             )
             return
-    transitions.reboot_sent(attempt, token, sent_note, clock.now())
+    _record_sent(attempt, token, sent_note)
+
+
+def _record_sent(attempt: RebootAttempt, token: str, note: str) -> None:
+    """Record that the reboot went out, through a short database outage.
+
+    Unrecorded, the attempt keeps its send lease and nobody polls the host until it expires
+    (45 s), long after the host is back. The update is conditional on this worker's token, so
+    trying it again is safe.
+    """
+    for pause in (*SENT_RECORD_PAUSES, None):
+        try:
+            transitions.reboot_sent(attempt, token, note, clock.now())
+            return
+        except DatabaseError as exc:
+            if pause is None or connection.in_atomic_block:
+                raise
+            log.warning("attempt %s: recording the sent reboot failed (%s)", attempt.pk, exc)
+            connection.close()  # a broken connection is replaced by the next query
+            time.sleep(pause)
 
 
 def _stand_down(attempt, token, policy: Policy, session: ssh.Session) -> None:
