@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -54,32 +53,13 @@ def days(span: timedelta | None) -> float | None:
     return None if span is None else round(span.total_seconds() / 86400, 2)
 
 
-# The facts the reboot answer rests on, read out of the facts document by the list query.
-REBOOT_BASIS_PATHS = basis.paths(basis.REBOOT)
-
-
-def reboot_basis_annotations() -> dict[str, KeyTransform]:
-    """Annotations for a host queryset that carry `reboot_facts` without loading the facts."""
-    found = {}
-    for i, keys in enumerate(REBOOT_BASIS_PATHS):
-        expression = "facts"
-        for key in keys:
-            expression = KeyTransform(key, expression)
-        found[f"reboot_basis_{i}"] = expression
-    return found
-
-
 def reboot_facts(host: Host) -> dict:
-    """What `fleet.basis.reboot` reads: the list query's annotations, else the facts."""
-    if not hasattr(host, "reboot_basis_0"):
-        return basis.with_reboot_required(host.facts or {}, host.reboot_required)
+    """What `fleet.basis.reboot` reads: the host's reboot basis (lists leave the facts in the
+    database), with its reboot_required column."""
     # A list row is read-only: two columns read these facts, build them once per row.
     cached = host.__dict__.get("_reboot_facts")
     if cached is None:
-        values = {
-            keys: getattr(host, f"reboot_basis_{i}") for i, keys in enumerate(REBOOT_BASIS_PATHS)
-        }
-        cached = basis.with_reboot_required(basis.from_paths(values), host.reboot_required)
+        cached = basis.with_reboot_required(host.reboot_basis or {}, host.reboot_required)
         host.__dict__["_reboot_facts"] = cached
     return cached
 
@@ -192,6 +172,7 @@ class HostSerializer(serializers.ModelSerializer):
     # fails the export loudly (tests/api/test_api_hosts_csv.py fills every column).
     value_reads = (
         "booted_at",
+        "reboot_basis",
         "reboot_required",
         "livepatch_state",
         "liveness",
@@ -249,7 +230,7 @@ class HostSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_reboot_reasons(self, host: Host) -> list[str]:
-        return list(host.reboot_reasons or [])
+        return host.reboot_reasons
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_reboot_required_sources(self, host: Host) -> list[str]:

@@ -23,7 +23,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -155,8 +154,6 @@ class HostViewSet(ReportingViewSet):
             since_verified_reboot=ExpressionWrapper(
                 Value(limits.now) - F("last_verified_reboot_at"), output_field=DurationField()
             ),
-            reboot_reasons=KeyTransform("reboot_reasons", "facts"),
-            **serializers.reboot_basis_annotations(),
             # CASE, not the bare condition: `reboot_required` may be NULL (unknown), and
             # NULL OR false is NULL in SQL.
             needs_reboot_now=Case(

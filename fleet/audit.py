@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 HOST_FACT_FIELDS = [
     "facts",
+    "reboot_basis",
     "os_id",
     "os_version",
     "os_pretty",
@@ -437,7 +438,7 @@ def _apply_facts(host: Host, facts: dict) -> None:
     if stale:
         merged["stale"] = stale
         merged["stale_why"] = stale_why
-    host.facts = merged
+    host.set_facts(merged)
     os_info = merged.get("os") or {}
     livepatch = merged.get("livepatch") or {}
     systemd = merged.get("systemd") or {}

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from fleet import basis
 from fleet.capacity import resolve_max_unavailable, validate_max_unavailable
 from fleet.hostnames import validate_address, validate_host_name
 
@@ -92,6 +93,15 @@ class Host(models.Model):
 
     # --- current facts, denormalised for fast lists ---
     facts = models.JSONField(default=dict, blank=True)
+    reboot_basis = models.JSONField(
+        default=dict,
+        # Rows written by code older than the column (a rolling upgrade) get an empty basis.
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        editable=False,
+        help_text="What the reboot answer reads of the facts (fleet.basis.reboot_subset), "
+        "written with them.",
+    )
     os_id = models.CharField(max_length=64, blank=True, db_index=True)
     os_version = models.CharField(max_length=64, blank=True)
     os_pretty = models.CharField(max_length=200, blank=True)
@@ -139,8 +149,28 @@ class Host(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Whoever saves facts saves their reboot basis with them (bulk writers: set_facts).
+        fields = kwargs.get("update_fields")
+        if "facts" not in self.get_deferred_fields() and (fields is None or "facts" in fields):
+            self.reboot_basis = basis.reboot_subset(self.facts or {})
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "reboot_basis"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("fleet:host", args=[self.name])
+
+    def set_facts(self, facts: dict) -> None:
+        """Replace the facts document and what lists read of it."""
+        self.facts = facts
+        self.reboot_basis = basis.reboot_subset(facts)
+
+    @property
+    def reboot_reasons(self) -> list[str]:
+        """Why the host's own sources ask for a reboot (kernel-update, livepatch, …)."""
+        reasons = (self.reboot_basis or {}).get("reboot_reasons")
+        return [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
 
     @property
     def reachable(self) -> bool | None:
