@@ -75,7 +75,7 @@ def _host_state_q(state: str) -> Q:
     }[state]()
 
 
-def _ordering(sort: str) -> list:
+def _ordering(sort: str, findings: list[str] | None = None) -> list:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     # Uptime grows as booted_at shrinks: "shortest uptime first" is newest boot first.
@@ -85,7 +85,7 @@ def _ordering(sort: str) -> list:
         "kernel": ["booted_kernel"],
         "uptime": ["booted_at"],
         "audit": ["last_audit_at"],
-        "findings": SEVERITY_COLUMNS,
+        "findings": findings or SEVERITY_COLUMNS,
     }[key]
     reverse = descending != (key == "uptime")
     expressions = [
@@ -137,9 +137,10 @@ class HostFilterSet(filters.FilterSet):
     def filter_sort(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value:
             return queryset
-        if value.lstrip("-") == "findings" and "open_high" not in queryset.query.annotations:
-            queryset = stats.with_finding_counts(queryset)
-        return queryset.order_by(*_ordering(value))
+        findings = None
+        if value.lstrip("-") == "findings":
+            queryset, findings = stats.with_findings_rank(queryset)
+        return queryset.order_by(*_ordering(value, findings))
 
 
 FINDING_STATES = [

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
     Count,
     ExpressionWrapper,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -53,6 +56,32 @@ def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySe
             Subquery(counted, output_field=IntegerField()), Value(0)
         )
     return hosts.annotate(**annotations)
+
+
+def with_findings_rank(hosts: QuerySet, now: datetime | None = None) -> tuple[QuerySet, list[str]]:
+    """The hosts ready to sort by open findings, most severe first, and the columns to sort on.
+
+    On PostgreSQL one subquery per host counts every severity into an array (`findings_rank`),
+    which sorts as the four counts do (arrays compare element by element): sorting 10,000 hosts
+    by four count subqueries each was the Fleet table's slowest page. Elsewhere: the counts.
+    """
+    if connection.vendor != "postgresql":
+        if "open_high" not in hosts.query.annotations:
+            hosts = with_finding_counts(hosts, now)
+        return hosts, [f"open_{severity}" for severity in SEVERITIES]
+    now = now or timezone.now()
+    counts = [Count("pk", filter=Q(severity=severity)) for severity in SEVERITIES]
+    ranked = (
+        Finding.objects.filter(open_q(now), host=OuterRef("pk"))
+        .order_by()
+        .values("host")
+        .annotate(rank=Func(*counts, function="ARRAY", template="ARRAY[%(expressions)s]"))
+        .values("rank")
+    )
+    output = ArrayField(IntegerField())
+    none = Func(*[Value(0)] * len(SEVERITIES), function="ARRAY", template="ARRAY[%(expressions)s]")
+    rank = Coalesce(Subquery(ranked, output_field=output), none, output_field=output)
+    return hosts.annotate(findings_rank=rank), ["findings_rank"]
 
 
 def with_over_policy(hosts: QuerySet, limits: Limits) -> QuerySet:
