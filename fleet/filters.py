@@ -4,6 +4,8 @@ Both accept plain query-string parameters (`?q=web&state=kernel-pending&sort=-up
 filtered page URL is shareable and the API speaks the same language.
 """
 
+from collections.abc import Sequence
+
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -55,7 +57,6 @@ HOST_SORTS = [
     ("findings", "Findings (fewest first)"),
     ("-findings", "Findings (most first)"),
 ]
-SEVERITY_COLUMNS = [f"open_{severity}" for severity in stats.SEVERITIES]
 
 
 def _host_state_q(state: str) -> Q:
@@ -75,7 +76,9 @@ def _host_state_q(state: str) -> Q:
     }[state]()
 
 
-def _ordering(sort: str, findings: list[str] | None = None) -> list:
+def _ordering(sort: str, findings: Sequence[str] = ()) -> list:
+    """The ORDER BY of a sort key; `findings`: the columns the findings sort reads
+    (stats.with_findings_rank)."""
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     # Uptime grows as booted_at shrinks: "shortest uptime first" is newest boot first.
@@ -85,7 +88,7 @@ def _ordering(sort: str, findings: list[str] | None = None) -> list:
         "kernel": ["booted_kernel"],
         "uptime": ["booted_at"],
         "audit": ["last_audit_at"],
-        "findings": findings or SEVERITY_COLUMNS,
+        "findings": list(findings),
     }[key]
     reverse = descending != (key == "uptime")
     expressions = [
@@ -137,7 +140,7 @@ class HostFilterSet(filters.FilterSet):
     def filter_sort(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value:
             return queryset
-        findings = None
+        findings: Sequence[str] = ()
         if value.lstrip("-") == "findings":
             queryset, findings = stats.with_findings_rank(queryset)
         return queryset.order_by(*_ordering(value, findings))

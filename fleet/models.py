@@ -153,7 +153,7 @@ class Host(models.Model):
         # Whoever saves facts saves their reboot basis with them (bulk writers: set_facts).
         fields = kwargs.get("update_fields")
         if "facts" not in self.get_deferred_fields() and (fields is None or "facts" in fields):
-            self.reboot_basis = basis.reboot_subset(self.facts or {})
+            self.set_facts(self.facts or {})
             if fields is not None:
                 kwargs["update_fields"] = {*fields, "reboot_basis"}
         super().save(*args, **kwargs)

@@ -32,6 +32,7 @@ from fleet.limits import Limits
 from fleet.models import Finding, Host
 
 SEVERITIES = [s.value for s in Finding.Severity]
+COUNT_COLUMNS = [f"open_{severity}" for severity in SEVERITIES]  # with_finding_counts' names
 KERNELS_PER_DISTRO = 6
 
 
@@ -44,7 +45,7 @@ def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySe
     """Annotate `open_high`, `open_medium`, `open_low`, `open_info` (subquery counts)."""
     now = now or timezone.now()
     annotations = {}
-    for severity in SEVERITIES:
+    for severity, column in zip(SEVERITIES, COUNT_COLUMNS, strict=True):
         counted = (
             Finding.objects.filter(open_q(now), host=OuterRef("pk"), severity=severity)
             .order_by()
@@ -52,9 +53,7 @@ def with_finding_counts(hosts: QuerySet, now: datetime | None = None) -> QuerySe
             .annotate(n=Count("pk"))
             .values("n")
         )
-        annotations[f"open_{severity}"] = Coalesce(
-            Subquery(counted, output_field=IntegerField()), Value(0)
-        )
+        annotations[column] = Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
     return hosts.annotate(**annotations)
 
 
@@ -66,22 +65,26 @@ def with_findings_rank(hosts: QuerySet, now: datetime | None = None) -> tuple[Qu
     by four count subqueries each was the Fleet table's slowest page. Elsewhere: the counts.
     """
     if connection.vendor != "postgresql":
-        if "open_high" not in hosts.query.annotations:
+        if COUNT_COLUMNS[0] not in hosts.query.annotations:
             hosts = with_finding_counts(hosts, now)
-        return hosts, [f"open_{severity}" for severity in SEVERITIES]
+        return hosts, COUNT_COLUMNS
     now = now or timezone.now()
     counts = [Count("pk", filter=Q(severity=severity)) for severity in SEVERITIES]
     ranked = (
         Finding.objects.filter(open_q(now), host=OuterRef("pk"))
         .order_by()
         .values("host")
-        .annotate(rank=Func(*counts, function="ARRAY", template="ARRAY[%(expressions)s]"))
+        .annotate(rank=_array(*counts))
         .values("rank")
     )
     output = ArrayField(IntegerField())
-    none = Func(*[Value(0)] * len(SEVERITIES), function="ARRAY", template="ARRAY[%(expressions)s]")
+    none = _array(*[Value(0)] * len(SEVERITIES))
     rank = Coalesce(Subquery(ranked, output_field=output), none, output_field=output)
     return hosts.annotate(findings_rank=rank), ["findings_rank"]
+
+
+def _array(*expressions) -> Func:
+    return Func(*expressions, function="ARRAY", template="ARRAY[%(expressions)s]")
 
 
 def with_over_policy(hosts: QuerySet, limits: Limits) -> QuerySet:
