@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test`: one per core. The suite is mostly CPU-bound (PostgreSQL,
-# SSH handshakes, Celery and browser processes): four workers on two cores were no faster than
-# a serial run, and timing-sensitive tests failed. Each worker gets its own test database.
-TEST_WORKERS ?= auto
+# pytest-xdist workers for `make test`: two per core. Much of the suite waits on real time (labs
+# that reboot, leases that run out, a browser watching a page): on two cores, three workers left
+# 18 % of the CPU idle and four 9 %, and the suite took 10 min 36 s with two workers, 8 min 34 s
+# with three and 7 min 53 s with four (benchmarks/README.md). Each worker gets its own test
+# database, loopback range and queues.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$((n * 2)))
 
 .PHONY: demo test lint format check ci clean
 
