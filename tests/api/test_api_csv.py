@@ -190,6 +190,35 @@ def test_it_streams_the_export_piece_by_piece_reading_the_database_in_chunks(
     assert {r["groups"] for r in rows} == {"web"}
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as a server runs: no test transaction
+@pytest.mark.parametrize("export", ["api:host-export", "api:finding-export"])
+def test_it_streams_rows_as_the_database_finds_them_without_locking_sqlite(
+    viewer_api, monkeypatch, export
+):
+    monkeypatch.setattr(api_csv, "DB_CHUNK_SIZE", 2)
+    monkeypatch.setattr(api_csv, "ROWS_PER_WRITE", 2)
+    for i in range(5):
+        builders.finding(builders.host(f"h{i}"), subject=f"u{i}.service")
+
+    pieces = iter(viewer_api.get(reverse(export)).streaming_content)
+    with CaptureQueriesContext(connection) as read:
+        first = next(pieces)
+        held_while_streaming = connection.in_atomic_block
+        rest = list(pieces)
+    assert not connection.in_atomic_block  # whatever was held ended with the download
+    assert b"".join([first, *rest]).decode().count("\n") == 6  # the header and five rows
+    declared = [q["sql"] for q in read.captured_queries if q["sql"].startswith("DECLARE")]
+    if connection.vendor == "postgresql":
+        # A cursor in the export's own transaction yields rows as the query finds them; one
+        # declared WITH HOLD (autocommit) has the whole result computed before the first row.
+        assert declared and not [sql for sql in declared if "WITH HOLD" in sql]
+        assert held_while_streaming
+    else:
+        # SQLite's transactions begin IMMEDIATE here: one held while streaming would lock out
+        # every writer (audits, the engine) for as long as the download runs.
+        assert not held_while_streaming
+
+
 def test_it_keeps_serializer_columns_in_step_with_the_serializers():
     for serializer in (
         serializers.HostSerializer,
