@@ -219,6 +219,24 @@ def test_it_streams_rows_as_the_database_finds_them_without_locking_sqlite(
         assert not held_while_streaming
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_download_given_up_midway_leaves_no_transaction_open(viewer_api, monkeypatch):
+    # A client that goes away: the server closes the response after the first piece. A
+    # transaction left open would hold the connection (kept for CONN_MAX_AGE) for later
+    # requests.
+    monkeypatch.setattr(api_csv, "DB_CHUNK_SIZE", 2)
+    monkeypatch.setattr(api_csv, "ROWS_PER_WRITE", 2)
+    for i in range(5):
+        builders.host(f"h{i}")
+    response = viewer_api.get(reverse("api:host-export"))
+    pieces = iter(response.streaming_content)  # held, as a server holds it until it closes
+    next(pieces)
+    assert connection.in_atomic_block == (connection.vendor == "postgresql")
+    response.close()
+    assert not connection.in_atomic_block
+    assert viewer_api.get("/api/v1/hosts/h0/").json()["name"] == "h0"
+
+
 def test_it_keeps_serializer_columns_in_step_with_the_serializers():
     for serializer in (
         serializers.HostSerializer,
