@@ -18,12 +18,16 @@ def test_it_reports_ready_when_database_and_broker_answer(client):
 def test_it_reports_unready_when_the_broker_is_unreachable(client, settings):
     from config.celery import app
 
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    # A Redis broker nobody answers on, with the transport settings pick for Redis.
+    original = app.conf.broker_url, app.conf.broker_transport
+    app.conf.broker_url, app.conf.broker_transport = (
+        "redis://127.0.0.1:1/0",
+        "config.broker:Transport",
+    )
     try:
         response = client.get("/readyz")
     finally:
-        app.conf.broker_url = original
+        app.conf.broker_url, app.conf.broker_transport = original
     assert response.status_code == 503
     assert any(problem.startswith("broker:") for problem in response.json()["problems"])
 
