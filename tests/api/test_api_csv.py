@@ -190,15 +190,20 @@ def test_it_streams_the_export_piece_by_piece_reading_the_database_in_chunks(
     assert {r["groups"] for r in rows} == {"web"}
 
 
-@pytest.mark.django_db(transaction=True)  # autocommit, as a server runs: no test transaction
-@pytest.mark.parametrize("export", ["api:host-export", "api:finding-export"])
-def test_it_streams_rows_as_the_database_finds_them_without_locking_sqlite(
-    viewer_api, monkeypatch, export
-):
+@pytest.fixture
+def five_hosts_in_small_chunks(monkeypatch):
+    """Five hosts with a finding each, read and written two rows at a time."""
     monkeypatch.setattr(api_csv, "DB_CHUNK_SIZE", 2)
     monkeypatch.setattr(api_csv, "ROWS_PER_WRITE", 2)
     for i in range(5):
         builders.finding(builders.host(f"h{i}"), subject=f"u{i}.service")
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a server runs: no test transaction
+@pytest.mark.parametrize("export", ["api:host-export", "api:finding-export"])
+def test_it_streams_rows_as_the_database_finds_them_without_locking_sqlite(
+    viewer_api, five_hosts_in_small_chunks, export
+):
 
     pieces = iter(viewer_api.get(reverse(export)).streaming_content)
     with CaptureQueriesContext(connection) as read:
@@ -220,14 +225,12 @@ def test_it_streams_rows_as_the_database_finds_them_without_locking_sqlite(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_download_given_up_midway_leaves_no_transaction_open(viewer_api, monkeypatch):
+def test_a_download_given_up_midway_leaves_no_transaction_open(
+    viewer_api, five_hosts_in_small_chunks
+):
     # A client that goes away: the server closes the response after the first piece. A
     # transaction left open would hold the connection (kept for CONN_MAX_AGE) for later
     # requests.
-    monkeypatch.setattr(api_csv, "DB_CHUNK_SIZE", 2)
-    monkeypatch.setattr(api_csv, "ROWS_PER_WRITE", 2)
-    for i in range(5):
-        builders.host(f"h{i}")
     response = viewer_api.get(reverse("api:host-export"))
     pieces = iter(response.streaming_content)  # held, as a server holds it until it closes
     next(pieces)
